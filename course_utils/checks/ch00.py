@@ -1,0 +1,3 @@
+"""Checks for chapter 00 exercises."""
+
+__all__: list[str] = []
