@@ -48,3 +48,41 @@ def execute(path: Path | str, cwd: Path | str, size: str = "small", timeout: int
     # nbclient passes extra keyword arguments through to the kernel manager.
     client.execute(env=kernel_env(size))
     return nb
+
+
+def blank_copy(nb):
+    """A quick stand-in for the student copy: solutions replaced, hidden tests removed.
+
+    The real release is made by ``python -m autograder release`` with nbgrader's machinery;
+    this is only for checking, without nbgrader, that every grade cell fails when blank.
+    """
+    import copy
+    import re
+
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("solution") and cell.cell_type == "code":
+            cell.source = re.sub(
+                r"( *)### BEGIN SOLUTION.*?### END SOLUTION",
+                lambda m: m.group(1) + "raise NotImplementedError()",
+                cell.source,
+                flags=re.S,
+            )
+        if meta.get("grade"):
+            cell.source = re.sub(
+                r"\n?[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[^\n]*", "", cell.source,
+                flags=re.S,
+            )
+    return nb
+
+
+def grade_cell_results(nb) -> dict[str, bool]:
+    """Map each grade cell's grade_id to True when it ran without an error output."""
+    results = {}
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("grade") and cell.cell_type == "code":
+            ok = not any(o.get("output_type") == "error" for o in cell.get("outputs", []))
+            results[meta["grade_id"]] = ok
+    return results
