@@ -6,6 +6,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.install-stamp
 LAB_ARGS ?=
+# Jupyter refuses to run as root (containers, CI) unless told it is deliberate.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?=
 
 .PHONY: install lab test release check lint clean
@@ -23,7 +25,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 lab: install
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" \
-	  --LabApp.default_url=/lab/tree/notebooks $(LAB_ARGS)
+	  --LabApp.default_url=/lab/tree/notebooks $(ROOT_FLAG) $(LAB_ARGS)
 
 test: install
 	COURSE_SIZE=small $(PY) -m pytest $(PYTEST_ARGS)

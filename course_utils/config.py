@@ -61,13 +61,16 @@ def reset_session(seed: int = 42) -> None:
 
 
 def _version_tuple(text: str) -> tuple[int, ...]:
+    """``"2.16.0rc1"`` -> ``(2, 16, 0)``: the leading numeric release part only."""
+    import re
+
     parts = []
     for piece in text.split("+")[0].split("."):
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        if not digits:
+        match = re.match(r"\d+", piece)
+        if not match:
             break
-        parts.append(int(digits))
-        if not piece.isdigit():
+        parts.append(int(match.group()))
+        if match.end() != len(piece):  # "0rc1": a pre-release tag ends the release part
             break
     return tuple(parts)
 

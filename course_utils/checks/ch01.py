@@ -1,3 +1,216 @@
-"""Checks for chapter 01 exercises."""
+"""Checks for chapter 01 exercises (Sequential models, Softmax, trainable weights, predict).
 
-__all__: list[str] = []
+Each check takes the student's result (and what it was made from) as explicit arguments,
+raises :class:`~course_utils.checks.CheckFailed` with a short Chinese message naming the likely
+mistake, and returns ``True`` when everything matches.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from course_utils.checks._core import fail, passed, to_numpy
+
+__all__ = [
+    "check_mlp",
+    "check_conv_classifier",
+    "check_probability_model",
+    "check_freeze_except_last",
+    "check_predicted_classes",
+]
+
+
+def _layer_names(model) -> str:
+    """``Flatten → Dense → Dense``: the class names of a model's layers, in order."""
+    return " → ".join(type(layer).__name__ for layer in model.layers) or "(没有层)"
+
+
+def _activation_name(layer) -> str:
+    activation = getattr(layer, "activation", None)
+    return getattr(activation, "__name__", str(activation))
+
+
+def _require_built_sequential(model, what: str, input_shape: tuple) -> None:
+    """Fail unless ``model`` is a built ``keras.Sequential`` taking ``(None, *input_shape)``."""
+    import keras
+
+    if model is None:
+        fail(f"{what} 是 None：函数是否忘了 return？")
+    if not isinstance(model, keras.Sequential):
+        fail(f"{what} 应是 keras.Sequential 模型，实际是 {type(model).__name__}")
+    if not model.built:
+        fail(
+            f"{what} 还没有构建 (unbuilt)：是否忘了把 keras.Input(shape={tuple(input_shape)}) "
+            "放在第一层？"
+        )
+    expected = (None, *tuple(input_shape))
+    actual = tuple(model.input_shape)
+    if actual != expected:
+        fail(f"{what} 的输入形状应为 {expected}，实际是 {actual}：检查 keras.Input 的 shape")
+
+
+def _check_softmax_dense(layer, num_classes: int) -> None:
+    """Fail unless ``layer`` is ``Dense(num_classes, activation="softmax")``."""
+    units = int(layer.units)
+    if units != int(num_classes):
+        fail(f"输出层的单元数 (units) 应等于类别数 {num_classes}，实际是 {units}")
+    if _activation_name(layer) != "softmax":
+        fail(
+            f"输出层的激活函数应为 softmax，实际是 {_activation_name(layer)}："
+            "是否忘了 activation='softmax'？"
+        )
+
+
+def check_mlp(model, input_shape, hidden_units: int, num_classes: int, name: str = "mlp") -> bool:
+    """Exercise 1.1: ``Input → Flatten → Dense(hidden, relu) → Dense(classes, softmax)``."""
+    from course_utils.inspect import count_params
+
+    input_shape = tuple(input_shape)
+    _require_built_sequential(model, "build_mlp 返回的模型", input_shape)
+    kinds = [type(layer).__name__ for layer in model.layers]
+    if kinds != ["Flatten", "Dense", "Dense"]:
+        fail(f"层的顺序或种类不对：应为 Flatten → Dense → Dense，实际是 {_layer_names(model)}")
+    hidden, output = model.layers[1], model.layers[2]
+    if int(hidden.units) != int(hidden_units):
+        fail(f"隐藏层的单元数 (units) 应为 {hidden_units}，实际是 {int(hidden.units)}")
+    if _activation_name(hidden) != "relu":
+        fail(
+            f"隐藏层的激活函数应为 relu，实际是 {_activation_name(hidden)}："
+            "是否忘了 activation='relu'？"
+        )
+    _check_softmax_dense(output, num_classes)
+    n_in = int(np.prod(input_shape))
+    expected = n_in * hidden_units + hidden_units + hidden_units * num_classes + num_classes
+    actual = count_params(model)
+    if actual != expected:
+        fail(f"参数总数应为 {expected}，实际是 {actual}：对照 model.summary() 检查每一层")
+    if model.name != name:
+        fail(f"模型的名字应为 {name!r}，实际是 {model.name!r}：给 keras.Sequential 传 name=name")
+    return passed(f"build_mlp 结构正确：{_layer_names(model)}，共 {actual} 个参数")
+
+
+def check_conv_classifier(
+    model,
+    num_classes: int,
+    input_shape=(64, 64, 3),
+    feature_shape=(5, 5, 64),
+) -> bool:
+    """Exercise 1.2: Conv2D/MaxPooling2D stack to ``feature_shape``, global max pool, softmax."""
+    input_shape, feature_shape = tuple(input_shape), tuple(feature_shape)
+    _require_built_sequential(model, "build_conv_classifier 返回的模型", input_shape)
+    layers = list(model.layers)
+    if len(layers) < 3:
+        fail(f"层太少：应为若干 Conv2D / MaxPooling2D，再加 GlobalMaxPooling2D 和 Dense，实际是 {_layer_names(model)}")
+    if type(layers[-1]).__name__ != "Dense":
+        fail(f"最后一层应为 Dense(num_classes, activation='softmax')，实际是 {type(layers[-1]).__name__}")
+    if type(layers[-2]).__name__ != "GlobalMaxPooling2D":
+        fail(
+            "倒数第二层应为 GlobalMaxPooling2D（把特征图变成向量），"
+            f"实际是 {type(layers[-2]).__name__}"
+        )
+    for layer in layers[:-2]:
+        kind = type(layer).__name__
+        if kind not in ("Conv2D", "MaxPooling2D"):
+            fail(f"卷积部分只能使用 Conv2D 和 MaxPooling2D，却发现了 {kind} ({layer.name})")
+    actual = tuple(layers[-3].output.shape)
+    expected = (None, *feature_shape)
+    if actual != expected:
+        fail(
+            f"全局池化前的特征图形状应为 {expected}，实际是 {actual}："
+            "用 add() + summary() 逐层查看形状，再增减 Conv2D / MaxPooling2D 或改 filters"
+        )
+    _check_softmax_dense(layers[-1], num_classes)
+    return passed(f"特征图 {expected} → 输出 {tuple(model.output_shape)}，结构正确")
+
+
+def check_probability_model(prob_model, logits_model, x) -> bool:
+    """Exercise 1.3: ``prob_model(x)`` is ``softmax(logits_model(x))``, sharing the weights."""
+    import keras
+
+    if prob_model is None:
+        fail("make_probability_model 的返回值是 None：函数是否忘了 return？")
+    if not isinstance(prob_model, keras.Model):
+        fail(f"应返回一个 keras 模型，实际是 {type(prob_model).__name__}")
+    if prob_model is logits_model:
+        fail("返回的是传入的同一个模型：应新建 keras.Sequential([logits_model, layers.Softmax()])")
+    if any(isinstance(layer, keras.layers.Softmax) for layer in logits_model.layers) or (
+        logits_model.layers and _activation_name(logits_model.layers[-1]) == "softmax"
+    ):
+        fail("不要修改传入的 logits_model（例如对它 add()）：它应仍然输出 logits")
+    logit_ids = {id(v) for v in logits_model.weights}
+    prob_ids = {id(v) for v in prob_model.weights}
+    if not logit_ids <= prob_ids:
+        fail("概率模型应复用传入的 logits_model（共享同一组权重），不要新建 Dense 层")
+    x = np.asarray(x, dtype="float32")
+    logits = to_numpy(logits_model(x), "logits_model(x)").astype("float64")
+    probs = to_numpy(prob_model(x), "prob_model(x)").astype("float64")
+    if probs.shape != logits.shape:
+        fail(f"输出形状应为 {logits.shape}，实际是 {probs.shape}")
+    if not np.allclose(probs.sum(axis=-1), 1.0, atol=1e-4):
+        fail("每一行的概率之和应为 1：是否忘了在最后加 layers.Softmax()？")
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    expected = shifted / shifted.sum(axis=-1, keepdims=True)
+    if not np.allclose(probs, expected, atol=1e-5):
+        fail("概率不等于 softmax(logits)：是否用了两次 softmax，或者 Softmax 的 axis 不是 -1？")
+    return passed("概率模型输出 softmax(logits)，并与 logits_model 共享权重")
+
+
+def check_freeze_except_last(model, result) -> bool:
+    """Exercise 1.4: all layers but the last frozen; ``result`` = (trainable, non-trainable) counts."""
+    from course_utils.inspect import count_params
+
+    if result is None:
+        fail("freeze_except_last 的返回值是 None：函数是否忘了 return？")
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        fail("应返回两个整数组成的元组：(可训练参数数, 不可训练参数数)")
+    if not all(isinstance(n, (int, np.integer)) for n in result):
+        fail(f"返回的两个数应为整数 (int)，实际类型是 {[type(n).__name__ for n in result]}")
+    if not model.trainable:
+        fail("不要冻结整个模型 (model.trainable = False)：那样最后一层也不会被训练")
+    *body, last = model.layers
+    still = [layer.name for layer in body if layer.trainable]
+    if still:
+        fail(f"除最后一层外都应设 layer.trainable = False，这些层仍可训练：{still}")
+    if not last.trainable:
+        fail("最后一层应保持可训练 (trainable=True)")
+    n_trainable, n_frozen = int(result[0]), int(result[1])
+    expected = (count_params(model, trainable=True), count_params(model, trainable=False))
+    total = count_params(model)
+    if (n_trainable, n_frozen) == expected:
+        return passed(f"可训练 {expected[0]} 个参数，不可训练 {expected[1]} 个参数")
+    if n_trainable == total:
+        fail(
+            f"可训练参数数 {n_trainable} 等于总参数数：是否用了 model.weights 而不是 "
+            "model.trainable_weights？"
+        )
+    if (n_trainable, n_frozen) == (len(model.trainable_weights), len(model.non_trainable_weights)):
+        fail("数的是权重张量的个数，不是参数个数：把每个权重的 np.prod(w.shape) 加起来")
+    if (n_frozen, n_trainable) == expected:
+        fail("两个数的顺序反了：应返回 (可训练参数数, 不可训练参数数)")
+    fail(f"参数个数不对：应为 (可训练, 不可训练) = {expected}，实际是 {(n_trainable, n_frozen)}")
+    return False  # unreachable: fail() raises
+
+
+def check_predicted_classes(result, model, x) -> bool:
+    """Exercise 1.5: ``result`` holds one integer class id per row of ``x`` (argmax of predict)."""
+    x = np.asarray(x)
+    probs = np.asarray(model.predict(x, verbose=0))
+    expected = np.argmax(probs, axis=1)
+    classes = to_numpy(result, "predict_classes 的返回值")
+    if classes.ndim == 2:
+        fail(
+            f"返回的是概率矩阵 {classes.shape}，应返回每个样本的类别编号：用 np.argmax(..., axis=1)"
+        )
+    if classes.ndim == 0:
+        fail("返回的是一个数：np.argmax 忘了 axis=1，应对每个样本各取一个类别")
+    if classes.shape != expected.shape:
+        fail(
+            f"形状应为 {expected.shape}（每个样本一个类别），实际是 {classes.shape}："
+            "argmax 是否沿了错误的轴？应为 axis=1"
+        )
+    if not np.issubdtype(classes.dtype, np.integer):
+        fail(f"类别编号应为整数，实际 dtype 是 {classes.dtype}：不要转成 float")
+    if not np.array_equal(classes, expected):
+        wrong = int(np.sum(classes != expected))
+        fail(f"有 {wrong} 个样本的类别不对：应取 model.predict(x) 每行最大概率的位置")
+    return passed(f"{len(classes)} 个样本的类别编号全部正确")
