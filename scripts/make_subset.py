@@ -13,7 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from course_utils.data import DEBIAN_DIR, SUBSET_DIR, read_fashion_mnist_dir, write_fashion_mnist_dir
+from course_utils.data import (
+    DEBIAN_DIR,
+    SUBSET_DIR,
+    read_fashion_mnist_dir,
+    write_fashion_mnist_dir,
+)
 
 
 def stratified(x: np.ndarray, y: np.ndarray, per_class: int):

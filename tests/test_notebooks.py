@@ -1,7 +1,6 @@
 """Every chapter runs top to bottom in a fresh kernel at small size, and passes its own checks."""
 
 import pytest
-
 from nbexec import REPO, chapter_notebooks, execute, grade_cell_results
 
 

@@ -9,7 +9,6 @@ import tomllib
 import nbformat
 import pytest
 import yaml
-
 from nbexec import NOTEBOOKS, REPO, chapter_notebooks
 
 

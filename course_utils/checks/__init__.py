@@ -29,7 +29,6 @@ from course_utils.checks import ch01 as _ch01  # noqa: E402
 from course_utils.checks import ch02 as _ch02  # noqa: E402
 
 
-
 def _export(module) -> None:
     for name in module.__all__:
         globals()[name] = getattr(module, name)
