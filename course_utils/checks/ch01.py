@@ -100,9 +100,13 @@ def check_conv_classifier(
     _require_built_sequential(model, "build_conv_classifier 返回的模型", input_shape)
     layers = list(model.layers)
     if len(layers) < 3:
-        fail(f"层太少：应为若干 Conv2D / MaxPooling2D，再加 GlobalMaxPooling2D 和 Dense，实际是 {_layer_names(model)}")
+        fail(
+            f"层太少：应为若干 Conv2D / MaxPooling2D，再加 GlobalMaxPooling2D 和 Dense，实际是 {_layer_names(model)}"
+        )
     if type(layers[-1]).__name__ != "Dense":
-        fail(f"最后一层应为 Dense(num_classes, activation='softmax')，实际是 {type(layers[-1]).__name__}")
+        fail(
+            f"最后一层应为 Dense(num_classes, activation='softmax')，实际是 {type(layers[-1]).__name__}"
+        )
     if type(layers[-2]).__name__ != "GlobalMaxPooling2D":
         fail(
             "倒数第二层应为 GlobalMaxPooling2D（把特征图变成向量），"

@@ -1,0 +1,377 @@
+"""Chapter 01 checks: each named mistake gets its message, and a correct answer passes."""
+
+import keras
+import numpy as np
+import pytest
+from keras import layers
+
+from course_utils import checks
+from course_utils.checks import CheckFailed
+
+
+def mlp(
+    input_shape=(28, 28),
+    hidden=64,
+    classes=10,
+    hidden_act="relu",
+    out_act="softmax",
+    name="mlp",
+    with_input=True,
+):
+    stack = [
+        layers.Flatten(),
+        layers.Dense(hidden, activation=hidden_act),
+        layers.Dense(classes, activation=out_act),
+    ]
+    if with_input:
+        stack.insert(0, keras.Input(shape=input_shape))
+    return keras.Sequential(stack, name=name)
+
+
+def check_mlp(model):
+    return checks.check_mlp(model=model, input_shape=(28, 28), hidden_units=64, num_classes=10)
+
+
+def conv(body, head=True, classes=10, input_shape=(64, 64, 3)):
+    stack = [keras.Input(shape=input_shape), *body]
+    if head:
+        stack += [layers.GlobalMaxPooling2D(), layers.Dense(classes, activation="softmax")]
+    return keras.Sequential(stack)
+
+
+def good_body():
+    return [
+        layers.Conv2D(16, 3, activation="relu"),
+        layers.MaxPooling2D(2),
+        layers.Conv2D(32, 3, activation="relu"),
+        layers.MaxPooling2D(2),
+        layers.Conv2D(32, 3, activation="relu"),
+        layers.Conv2D(64, 3, activation="relu"),
+        layers.MaxPooling2D(2),
+    ]
+
+
+def logits_model():
+    return keras.Sequential([keras.Input(shape=(5,)), layers.Dense(4)])
+
+
+X5 = np.random.default_rng(0).normal(size=(6, 5)).astype("float32")
+
+
+def bn_model():
+    return keras.Sequential(
+        [keras.Input(shape=(6,)), layers.Dense(8), layers.BatchNormalization(), layers.Dense(3)]
+    )
+
+
+def freeze(model):
+    for layer in model.layers[:-1]:
+        layer.trainable = False
+
+
+def classifier():
+    return keras.Sequential([keras.Input(shape=(4,)), layers.Dense(3, activation="softmax")])
+
+
+X4 = np.random.default_rng(1).normal(size=(6, 4)).astype("float32")
+
+
+def fails_with(phrase, check, *args, **kwargs):
+    with pytest.raises(CheckFailed) as info:
+        check(*args, **kwargs)
+    assert phrase in str(info.value), str(info.value)
+
+
+# Exercise 1.1 -------------------------------------------------------------------------------
+
+
+def test_mlp_correct_passes():
+    """Does a correct MLP pass check_mlp?"""
+    assert check_mlp(mlp())
+
+
+def test_mlp_none():
+    """Is a function that forgot to return told so?"""
+    fails_with("忘了 return", check_mlp, None)
+
+
+def test_mlp_without_input_is_unbuilt():
+    """Is a model without keras.Input reported as unbuilt?"""
+    fails_with("keras.Input", check_mlp, mlp(with_input=False))
+
+
+def test_mlp_wrong_input_shape():
+    """Is a wrong keras.Input shape named?"""
+    fails_with("输入形状", check_mlp, mlp(input_shape=(784,)))
+
+
+def test_mlp_wrong_layer_order():
+    """Is Dense before Flatten reported as a wrong layer order?"""
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(28, 28)),
+            layers.Dense(64, activation="relu"),
+            layers.Flatten(),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
+    fails_with("层的顺序", check_mlp, model)
+
+
+def test_mlp_wrong_units():
+    """Is a wrong number of hidden units named?"""
+    fails_with("隐藏层的单元数", check_mlp, mlp(hidden=32))
+
+
+def test_mlp_forgot_relu():
+    """Is a hidden layer without activation reported as a forgotten relu?"""
+    fails_with("activation='relu'", check_mlp, mlp(hidden_act=None))
+
+
+def test_mlp_wrong_classes():
+    """Is an output layer with the wrong number of units named?"""
+    fails_with("类别数", check_mlp, mlp(classes=5))
+
+
+def test_mlp_forgot_softmax():
+    """Is an output layer without softmax reported?"""
+    fails_with("activation='softmax'", check_mlp, mlp(out_act=None))
+
+
+def test_mlp_wrong_name():
+    """Is a model with the default name told to pass name=?"""
+    fails_with("name=", check_mlp, mlp(name="sequential_x"))
+
+
+# Exercise 1.2 -------------------------------------------------------------------------------
+
+
+def test_conv_correct_passes():
+    """Does a stack reaching (5, 5, 64) with the right head pass?"""
+    assert checks.check_conv_classifier(model=conv(good_body()), num_classes=10)
+
+
+def test_conv_wrong_feature_shape():
+    """Is a stack that stops at the wrong feature map shape told to use add()+summary()?"""
+    body = good_body()[:-1]
+    fails_with("summary()", checks.check_conv_classifier, model=conv(body), num_classes=10)
+
+
+def test_conv_missing_global_pooling():
+    """Is a head without GlobalMaxPooling2D reported?"""
+    model = conv(
+        [*good_body(), layers.Flatten(), layers.Dense(10, activation="softmax")], head=False
+    )
+    fails_with("GlobalMaxPooling2D", checks.check_conv_classifier, model=model, num_classes=10)
+
+
+def test_conv_other_layer_in_body():
+    """Is a Dense or Flatten layer inside the convolutional part reported?"""
+    body = [*good_body()[:-1], layers.Dropout(0.1), layers.MaxPooling2D(2)]
+    fails_with("只能使用 Conv2D", checks.check_conv_classifier, model=conv(body), num_classes=10)
+
+
+def test_conv_unbuilt():
+    """Is a conv model without keras.Input reported as unbuilt?"""
+    model = keras.Sequential([*good_body(), layers.GlobalMaxPooling2D(), layers.Dense(10)])
+    fails_with("keras.Input", checks.check_conv_classifier, model=model, num_classes=10)
+
+
+def test_conv_forgot_softmax():
+    """Is a classifier without softmax reported?"""
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(64, 64, 3)),
+            *good_body(),
+            layers.GlobalMaxPooling2D(),
+            layers.Dense(10),
+        ]
+    )
+    fails_with("softmax", checks.check_conv_classifier, model=model, num_classes=10)
+
+
+# Exercise 1.3 -------------------------------------------------------------------------------
+
+
+def test_probability_model_correct_passes():
+    """Does Sequential([logits_model, Softmax()]) pass?"""
+    base = logits_model()
+    prob = keras.Sequential([base, layers.Softmax()])
+    assert checks.check_probability_model(prob_model=prob, logits_model=base, x=X5)
+
+
+def test_probability_model_same_model():
+    """Is returning the logits model itself reported?"""
+    base = logits_model()
+    fails_with(
+        "同一个模型", checks.check_probability_model, prob_model=base, logits_model=base, x=X5
+    )
+
+
+def test_probability_model_forgot_softmax():
+    """Is a wrapper without Softmax reported as not summing to one?"""
+    base = logits_model()
+    prob = keras.Sequential([base])
+    fails_with(
+        "layers.Softmax()", checks.check_probability_model, prob_model=prob, logits_model=base, x=X5
+    )
+
+
+def test_probability_model_new_weights():
+    """Is a fresh Dense layer (not sharing the weights) reported?"""
+    base = logits_model()
+    prob = keras.Sequential([keras.Input(shape=(5,)), layers.Dense(4), layers.Softmax()])
+    fails_with("共享", checks.check_probability_model, prob_model=prob, logits_model=base, x=X5)
+
+
+def test_probability_model_double_softmax():
+    """Is softmax applied twice reported?"""
+    base = logits_model()
+    prob = keras.Sequential([base, layers.Softmax(), layers.Softmax()])
+    fails_with(
+        "两次 softmax", checks.check_probability_model, prob_model=prob, logits_model=base, x=X5
+    )
+
+
+def test_probability_model_modified_input():
+    """Is adding Softmax to the given logits model in place reported?"""
+    base = logits_model()
+    base.add(layers.Softmax())
+    prob = keras.Sequential([base, layers.Softmax()])
+    fails_with("不要修改", checks.check_probability_model, prob_model=prob, logits_model=base, x=X5)
+
+
+# Exercise 1.4 -------------------------------------------------------------------------------
+
+
+def counts(model):
+    trainable = int(sum(np.prod(w.shape) for w in model.trainable_weights))
+    frozen = int(sum(np.prod(w.shape) for w in model.non_trainable_weights))
+    return trainable, frozen
+
+
+def test_freeze_correct_passes():
+    """Does freezing all but the last layer and counting parameters pass?"""
+    model = bn_model()
+    freeze(model)
+    assert counts(model) == (27, 88)
+    assert checks.check_freeze_except_last(model=model, result=counts(model))
+
+
+def test_freeze_used_weights():
+    """Is counting model.weights as trainable reported?"""
+    model = bn_model()
+    freeze(model)
+    total = int(sum(np.prod(w.shape) for w in model.weights))
+    fails_with(
+        "model.trainable_weights",
+        checks.check_freeze_except_last,
+        model=model,
+        result=(total, counts(model)[1]),
+    )
+
+
+def test_freeze_not_frozen():
+    """Is a model whose first layers are still trainable reported?"""
+    model = bn_model()
+    fails_with(
+        "layer.trainable = False",
+        checks.check_freeze_except_last,
+        model=model,
+        result=counts(model),
+    )
+
+
+def test_freeze_whole_model():
+    """Is model.trainable = False reported?"""
+    model = bn_model()
+    model.trainable = False
+    model.layers[-1].trainable = True
+    fails_with("整个模型", checks.check_freeze_except_last, model=model, result=counts(model))
+
+
+def test_freeze_counted_tensors():
+    """Is counting weight tensors instead of scalars reported?"""
+    model = bn_model()
+    freeze(model)
+    result = (len(model.trainable_weights), len(model.non_trainable_weights))
+    fails_with("np.prod", checks.check_freeze_except_last, model=model, result=result)
+
+
+def test_freeze_swapped():
+    """Is the (non-trainable, trainable) order reported?"""
+    model = bn_model()
+    freeze(model)
+    fails_with("顺序反了", checks.check_freeze_except_last, model=model, result=counts(model)[::-1])
+
+
+def test_freeze_float_counts():
+    """Are float counts reported?"""
+    model = bn_model()
+    freeze(model)
+    fails_with(
+        "整数",
+        checks.check_freeze_except_last,
+        model=model,
+        result=tuple(float(n) for n in counts(model)),
+    )
+
+
+# Exercise 1.5 -------------------------------------------------------------------------------
+
+
+def test_predicted_classes_correct_passes():
+    """Does argmax over axis 1 pass?"""
+    model = classifier()
+    result = np.argmax(model.predict(X4, verbose=0), axis=1)
+    assert checks.check_predicted_classes(result=result, model=model, x=X4)
+
+
+def test_predicted_classes_probabilities():
+    """Is returning the probability matrix reported?"""
+    model = classifier()
+    fails_with(
+        "概率矩阵",
+        checks.check_predicted_classes,
+        result=model.predict(X4, verbose=0),
+        model=model,
+        x=X4,
+    )
+
+
+def test_predicted_classes_no_axis():
+    """Is argmax without axis reported?"""
+    model = classifier()
+    fails_with(
+        "axis=1",
+        checks.check_predicted_classes,
+        result=np.argmax(model.predict(X4, verbose=0)),
+        model=model,
+        x=X4,
+    )
+
+
+def test_predicted_classes_wrong_axis():
+    """Is argmax over axis 0 reported?"""
+    model = classifier()
+    fails_with(
+        "axis=1",
+        checks.check_predicted_classes,
+        result=np.argmax(model.predict(X4, verbose=0), axis=0),
+        model=model,
+        x=X4,
+    )
+
+
+def test_predicted_classes_float():
+    """Are float class ids reported?"""
+    model = classifier()
+    result = np.argmax(model.predict(X4, verbose=0), axis=1).astype("float32")
+    fails_with("整数", checks.check_predicted_classes, result=result, model=model, x=X4)
+
+
+def test_predicted_classes_wrong_values():
+    """Are wrong class ids reported?"""
+    model = classifier()
+    result = (np.argmax(model.predict(X4, verbose=0), axis=1) + 1) % 3
+    fails_with("类别不对", checks.check_predicted_classes, result=result, model=model, x=X4)
