@@ -169,7 +169,10 @@ def make_ticket_data(
     bag-of-words, ``(n, vocabulary_size)`` float32) and ``tags`` (multi-hot, ``(n, num_tags)``).
     Targets: ``priority`` in ``[0, 1]`` (``(n, 1)`` float32) and ``department`` (one-hot,
     ``(n, num_departments)``). Both targets depend on the inputs, so a model can learn them.
-    The same seed always gives the same arrays.
+    The same seed always gives the same arrays. The seed also fixes the hidden rule linking
+    inputs to targets, so a different seed is a different task: make a validation or test set by
+    generating more samples and splitting them, not by changing the seed. With few samples keep
+    ``vocabulary_size`` small (chapter 02 uses 500-2000), or the rule cannot be learned.
     """
     rng = np.random.default_rng(seed)
     n = int(num_samples)
