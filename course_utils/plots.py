@@ -29,6 +29,7 @@ def plot_history(history, metrics: Sequence[str] | None = None, title: str | Non
     Used from chapter 01 on.
     """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     data = _history_dict(history)
     names = list(metrics) if metrics else [k for k in data if not k.startswith("val_")]
@@ -42,6 +43,7 @@ def plot_history(history, metrics: Sequence[str] | None = None, title: str | Non
         if f"val_{name}" in data:
             ax.plot(epochs, data[f"val_{name}"], "s--", label=f"val {name}")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
         ax.legend()
