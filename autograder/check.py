@@ -1,0 +1,66 @@
+"""The check step: every instructor notebook must score full marks and its blank copy 0.
+
+Runs the same grading code as ``python -m autograder grade`` on the instructor notebook and on
+a fresh student copy of every chapter, and also reports committed student copies that have
+drifted from the chapters (``python -m autograder release`` fixes those).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from autograder.grade import GradeRunner, format_score
+from autograder.paths import NOTEBOOKS, RELEASE
+from autograder.release import Release, atomic_write_text
+
+INSTRUCTOR, BLANK = "instructor", "blank"
+
+
+def run_check(config, source_dir: Path = NOTEBOOKS, release_dir: Path = RELEASE, out=print) -> bool:
+    """Grade every chapter's instructor and blank copies; print a table; return True if all pass."""
+    release = Release(config=config)
+    chapters = release.chapters(source_dir)
+    if not chapters:
+        out(f"No chapter notebooks ({release.notebook_glob}) in {source_dir}")
+        return False
+    with tempfile.TemporaryDirectory(prefix="autograder-check-") as tmp:
+        jobs = []
+        for stem, source in chapters.items():
+            blank = Path(tmp) / BLANK / f"{stem}.ipynb"
+            atomic_write_text(blank, release.render(source))
+            for who, path in ((INSTRUCTOR, source), (BLANK, blank)):
+                jobs.append(
+                    {
+                        "student_id": who,
+                        "notebook": stem,
+                        "path": str(path),
+                        "source": str(source),
+                        "feedback": None,
+                    }
+                )
+        rows = GradeRunner(config=config).run(jobs, desc="checking")
+    by_key = {(r["student_id"], r["notebook"]): r for r in rows}
+    ok = True
+    header = f"{'notebook':<28} {'instructor':>12} {'blank':>10}  result"
+    out(header)
+    out("-" * len(header))
+    for stem in chapters:
+        inst, blank = by_key[(INSTRUCTOR, stem)], by_key[(BLANK, stem)]
+        problems = []
+        if inst["status"] != "ok" or float(inst["score"]) != float(inst["max_score"]):
+            problems.append(f"instructor {inst['status']}: {inst['message'] or 'not full marks'}")
+        if float(inst["max_score"]) <= 0:
+            problems.append("no autograded cells")
+        if blank["status"] != "ok" or float(blank["score"]) != 0:
+            problems.append(f"blank {blank['status']}: {blank['message'] or 'scores above 0'}")
+        ok &= not problems
+        out(
+            f"{stem:<28} {format_score(inst['score']) + '/' + format_score(inst['max_score']):>12} "
+            f"{format_score(blank['score']) + '/' + format_score(blank['max_score']):>10}  "
+            + ("ok" if not problems else "FAIL: " + "; ".join(problems))
+        )
+    drift = release.drift(source_dir, release_dir)
+    for problem in drift:
+        out(f"release drift: {problem} (run: python -m autograder release)")
+    return ok and not drift

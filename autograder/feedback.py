@@ -1,0 +1,88 @@
+"""The feedback step: one HTML report per student and notebook, with nbgrader's template."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import nbgrader
+from nbconvert.exporters import HTMLExporter
+from nbformat.v4 import new_markdown_cell
+from traitlets import Unicode
+from traitlets.config import Config, LoggingConfigurable
+
+from autograder.release import atomic_write_text
+
+_NBGRADER = Path(nbgrader.__file__).resolve().parent
+_TEMPLATES = _NBGRADER / "server_extensions" / "formgrader" / "templates"
+_BOOTSTRAP_CSS = (
+    _NBGRADER
+    / "server_extensions"
+    / "formgrader"
+    / "static"
+    / "node_modules"
+    / "bootstrap"
+    / "dist"
+    / "css"
+)
+
+
+class FeedbackWriter(LoggingConfigurable):
+    """Render a graded notebook as HTML with nbgrader's ``feedback`` template.
+
+    The notebook it renders comes from the grading pipeline, whose grade cells hold only their
+    visible part (``SplitHiddenTests``); hidden tests show up only as "hidden tests failed".
+    A banner at the top gives the status and the autograder's message.
+    """
+
+    template_name = Unicode("feedback", help="nbconvert template for the report.").tag(config=True)
+
+    banner = Unicode(
+        "**自动评分 (autograder):** {score:g} / {max_score:g} 分 — 状态 (status): `{status}`{message}",
+        help="Markdown put above the notebook in every report.",
+    ).tag(config=True)
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        c = Config()
+        c.HTMLExporter.template_name = self.template_name
+        c.HTMLExporter.extra_template_basedirs = [str(_TEMPLATES)]
+        c.HTMLExporter.extra_template_paths = [str(_BOOTSTRAP_CSS)]
+        self.exporter = HTMLExporter(config=c)
+
+    def _banner(self, row: dict) -> str:
+        message = f" — {html.escape(row['message'])}" if row.get("message") else ""
+        return self.banner.format(
+            score=float(row["score"]),
+            max_score=float(row["max_score"]),
+            status=row["status"],
+            message=message,
+        )
+
+    def write(self, path: str, nb, resources: dict, row: dict) -> None:
+        """Write the report of a graded notebook to ``path``."""
+        nb.cells.insert(0, new_markdown_cell(self._banner(row)))
+        nb.metadata.pop("widgets", None)
+        res = {
+            "nbgrader": {
+                "notebook": row["notebook"],
+                "student": row["student_id"],
+                "score": float(row["score"]),
+                "max_score": float(row["max_score"]),
+                "late_penalty": 0,
+            },
+            "metadata": {"name": row["notebook"]},
+        }
+        body, _ = self.exporter.from_notebook_node(nb, resources=res)
+        atomic_write_text(Path(path), body)
+
+    def write_error(self, path: str, notebook: str, row: dict) -> None:
+        """Write a short report for a submission that could not be graded."""
+        body = (
+            '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>'
+            f"{html.escape(notebook)}</title></head><body>\n<h4>{html.escape(notebook)} "
+            f"(Score: {float(row['score']):g} / {float(row['max_score']):g})</h4>\n"
+            f"<p>无法评分 (could not be graded): <code>{html.escape(row['status'])}</code> — "
+            f"{html.escape(row['message'])}</p>\n</body></html>\n"
+        )
+        atomic_write_text(Path(path), body)

@@ -1,0 +1,327 @@
+"""The grade step: grade a folder of submissions in parallel and write the CSV.
+
+The parent process finds the submissions, hands them to ``workers`` long-lived grading
+processes (each in its own process session, each reusing one ``NotebookGrader``), enforces the
+per-notebook deadline from outside (a worker or kernel that overruns it is killed and replaced)
+and writes the CSV once, atomically, sorted by student and notebook. Results do not depend on
+the number of workers or on timing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+import tempfile
+import time
+from multiprocessing.connection import wait
+from pathlib import Path
+
+from traitlets import Float, Integer
+from traitlets.config import LoggingConfigurable
+
+from autograder.execute import NotebookGrader, one_line
+from autograder.paths import NOTEBOOKS, chapters
+from autograder.release import atomic_write_text
+
+COLUMNS = ["student_id", "notebook", "score", "max_score", "status", "message"]
+
+log = logging.getLogger("autograder")
+
+
+def find_submissions(root: Path) -> tuple[list[tuple[str, Path]], list[str]]:
+    """Find ``<student_id>/<notebook>.ipynb`` (or ``<student_id>/<assignment>/<notebook>.ipynb``,
+    as ``nbgrader collect`` lays them out) under ``root``.
+
+    Returns ``(submissions, warnings)``; hidden folders such as ``.ipynb_checkpoints`` are skipped.
+    """
+    root = Path(root)
+    found, warnings, seen = [], [], {}
+    if not root.is_dir():
+        raise FileNotFoundError(f"submissions folder not found: {root}")
+    for entry in sorted(root.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if not entry.is_dir():
+            warnings.append(f"ignored {entry}: expected one folder per student")
+            continue
+        for path in sorted(entry.rglob("*.ipynb")):
+            rel = path.relative_to(entry)
+            if any(part.startswith(".") for part in rel.parts):
+                continue
+            key = (entry.name, path.stem)
+            if key in seen:
+                warnings.append(f"ignored {path}: {entry.name} already has {seen[key]}")
+                continue
+            seen[key] = path
+            found.append((entry.name, path))
+    return found, warnings
+
+
+def format_score(value) -> str:
+    """A score as the CSV writes it: ``2``, ``1.5``."""
+    value = float(value)
+    return str(int(value)) if value.is_integer() else f"{value:.4g}"
+
+
+def csv_text(rows: list[dict]) -> str:
+    """The CSV for ``rows``, sorted by (student_id, notebook); no timings, so it is reproducible."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for row in sorted(rows, key=lambda r: (r["student_id"], r["notebook"])):
+        writer.writerow(
+            [
+                row["student_id"],
+                row["notebook"],
+                format_score(row["score"]),
+                format_score(row["max_score"]),
+                row["status"],
+                row["message"],
+            ]
+        )
+    return buf.getvalue()
+
+
+def _worker_main(conn, config, workdir: str) -> None:
+    """A grading process: grade the jobs it receives until it gets ``None``."""
+    os.setsid()  # own session: the parent can kill it and nothing from the terminal reaches it
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.basicConfig(
+        level=logging.WARNING, format="[autograder worker] %(levelname)s %(message)s"
+    )
+    grader = NotebookGrader(config=config)
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        if job is None:
+            return
+
+        def report(pid, key=job["key"]):
+            conn.send(("kernel", key, pid))
+
+        row = grader.grade(job, on_kernel_start=report, workdir=workdir)
+        conn.send(("done", job["key"], row))
+
+
+class _Worker:
+    def __init__(self, ctx, config, workdir):
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_worker_main, args=(child, config, workdir), daemon=True)
+        self.process.start()
+        child.close()
+        self.job = None
+        self.kernel_pid = None
+        self.started = 0.0
+
+    def kill(self) -> None:
+        for pid in (self.kernel_pid, self.process.pid):
+            if pid:
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except (ProcessLookupError, PermissionError):
+                        pass
+        self.process.join(5)
+        self.conn.close()
+
+
+class GradeRunner(LoggingConfigurable):
+    """Grade many notebooks with a pool of worker processes and a hard per-notebook deadline."""
+
+    workers = Integer(0, help="Grading processes run in parallel; 0 means one per CPU core.").tag(
+        config=True
+    )
+
+    kill_grace = Float(
+        30.0,
+        help="Seconds past ExecuteGraded.notebook_timeout before the parent kills a worker "
+        "and its kernel (a worker normally stops the notebook itself at the deadline).",
+    ).tag(config=True)
+
+    progress = Integer(1, help="Show a progress bar on stderr (1) or not (0).").tag(config=True)
+
+    def n_workers(self, n_jobs: int) -> int:
+        n = self.workers or os.cpu_count() or 1
+        return max(1, min(n, n_jobs))
+
+    def notebook_timeout(self) -> float:
+        return float(self.config.ExecuteGraded.get("notebook_timeout", 1800.0))
+
+    def run(self, jobs: list[dict], desc: str = "grading") -> list[dict]:
+        """Grade ``jobs`` (dicts with student_id, notebook, path, source, feedback); return rows."""
+        if not jobs:
+            return []
+        from tqdm import tqdm
+
+        tqdm.monitor_interval = 0  # no monitor thread: workers are forked later
+        ctx = multiprocessing.get_context("fork")
+        limit = self.notebook_timeout() + self.kill_grace
+        pending = list(enumerate(jobs))
+        for key, job in pending:
+            job["key"] = key
+        rows: dict[int, dict] = {}
+        workdir = tempfile.mkdtemp(prefix="autograder-")
+        pool: list[_Worker] = []
+        bar = tqdm(
+            total=len(jobs),
+            desc=desc,
+            unit="nb",
+            file=sys.stderr,
+            disable=not self.progress,
+            dynamic_ncols=True,
+        )
+        try:
+            pool = [_Worker(ctx, self.config, workdir) for _ in range(self.n_workers(len(jobs)))]
+            queue = pending[::-1]
+            while queue or any(w.job is not None for w in pool):
+                for i, w in enumerate(pool):
+                    if w.job is None and queue:
+                        _, job = queue.pop()
+                        w.job, w.kernel_pid, w.started = job, None, time.monotonic()
+                        try:
+                            w.conn.send(job)
+                        except (BrokenPipeError, OSError):
+                            queue.append((job["key"], job))
+                            w.job = None
+                            w.kill()
+                            pool[i] = _Worker(ctx, self.config, workdir)
+                busy = [w for w in pool if w.job is not None]
+                if not busy:
+                    continue
+                now = time.monotonic()
+                timeout = max(0.0, min(w.started + limit - now for w in busy))
+                for conn in wait([w.conn for w in busy], timeout=min(timeout, 5.0)):
+                    w = next(w for w in busy if w.conn is conn)
+                    try:
+                        kind, key, payload = conn.recv()
+                    except (EOFError, OSError):
+                        rows[w.job["key"]] = self._failed_row(
+                            w.job, "error", "the grading process crashed"
+                        )
+                        self._replace(pool, w, ctx, workdir)
+                        bar.update(1)
+                        continue
+                    if kind == "kernel":
+                        w.kernel_pid = payload
+                    elif kind == "done":
+                        rows[key] = payload
+                        w.job = None
+                        bar.update(1)
+                        bar.set_postfix_str(
+                            f"{payload['student_id']}/{payload['notebook']}: {payload['status']}"
+                        )
+                now = time.monotonic()
+                for w in list(pool):
+                    if w.job is not None and now - w.started > limit:
+                        rows[w.job["key"]] = self._failed_row(
+                            w.job, "timeout", f"killed after the notebook deadline ({limit:g} s)"
+                        )
+                        self._replace(pool, w, ctx, workdir)
+                        bar.update(1)
+        finally:
+            bar.close()
+            for w in pool:
+                if w.job is not None:
+                    w.kill()
+                else:
+                    try:
+                        w.conn.send(None)
+                    except OSError:
+                        pass
+            for w in pool:
+                w.process.join(10)
+                if w.process.is_alive():
+                    w.kill()
+            import shutil
+
+            shutil.rmtree(workdir, ignore_errors=True)
+        return [rows[k] for k in sorted(rows)]
+
+    def _replace(self, pool, w, ctx, workdir) -> None:
+        w.kill()
+        pool[pool.index(w)] = _Worker(ctx, self.config, workdir)
+
+    def _failed_row(self, job: dict, status: str, message: str) -> dict:
+        try:
+            max_score = NotebookGrader(config=self.config).max_points(job["source"])
+        except Exception:  # noqa: BLE001
+            max_score = 0.0
+        row = {
+            "student_id": job["student_id"],
+            "notebook": job["notebook"],
+            "score": 0.0,
+            "max_score": max_score,
+            "status": status,
+            "message": one_line(message),
+        }
+        if job.get("feedback"):
+            from autograder.feedback import FeedbackWriter
+
+            try:
+                FeedbackWriter(config=self.config).write_error(
+                    job["feedback"], job["notebook"], row
+                )
+            except Exception:  # noqa: BLE001
+                log.exception("could not write feedback for %s", job["path"])
+        return row
+
+
+def build_jobs(
+    submissions: list[tuple[str, Path]], source_dir: Path, feedback: Path | None, pattern: str
+):
+    """Turn submissions into grading jobs; return ``(jobs, rows for unknown notebooks)``."""
+    known = chapters(source_dir, pattern)
+    jobs, rows = [], []
+    for student, path in submissions:
+        stem = path.stem
+        if stem not in known:
+            rows.append(
+                {
+                    "student_id": student,
+                    "notebook": stem,
+                    "score": 0.0,
+                    "max_score": 0.0,
+                    "status": "unknown_notebook",
+                    "message": one_line(
+                        f"{path.name} matches no chapter in {source_dir.name}/ (known: {', '.join(known) or 'none'})"
+                    ),
+                }
+            )
+            continue
+        jobs.append(
+            {
+                "student_id": student,
+                "notebook": stem,
+                "path": str(path),
+                "source": str(known[stem]),
+                "feedback": str(Path(feedback) / student / f"{stem}.html") if feedback else None,
+            }
+        )
+    return jobs, rows
+
+
+def grade_folder(
+    submissions_dir: Path,
+    out_csv: Path,
+    config,
+    feedback_dir: Path | None = None,
+    source_dir: Path = NOTEBOOKS,
+) -> list[dict]:
+    """Grade every submission under ``submissions_dir``; write ``out_csv``; return the rows."""
+    submissions, warnings = find_submissions(Path(submissions_dir))
+    for w in warnings:
+        log.warning(w)
+    pattern = config.Release.get("notebook_glob", "[0-9][0-9]_*.ipynb")
+    jobs, rows = build_jobs(submissions, Path(source_dir), feedback_dir, pattern)
+    rows += GradeRunner(config=config).run(jobs)
+    atomic_write_text(Path(out_csv), csv_text(rows))
+    return rows

@@ -1,0 +1,36 @@
+"""Configuration of the Keras Deep Dive autograder (``python -m autograder``).
+
+This is an ordinary nbgrader/traitlets configuration file: ``python -m autograder`` loads it on
+every run, and stock ``nbgrader`` picks it up too when run from this folder. Command-line flags
+(``--workers``, ``--cell-timeout``, ``--timeout``) override the values set here. Every option is
+documented by the ``help`` of its trait; ``python -m autograder config`` lists them all.
+"""
+
+c = get_config()  # noqa: F821 (injected by traitlets when the file is loaded)
+
+c.CourseDirectory.course_id = "keras-deep-dive"
+
+# --- release: the student copies -------------------------------------------------------------
+# Chapters are the notebooks/NN_<topic>.ipynb files; each one is an assignment of its own.
+c.Release.notebook_glob = "[0-9][0-9]_*.ipynb"
+
+# --- grade: executing a submission -----------------------------------------------------------
+# Training cells run at small size while grading, but a slow machine under load still needs
+# minutes, so the per-cell limit is generous. The per-notebook deadline bounds the whole run.
+c.ExecuteGraded.cell_timeout = 600.0
+c.ExecuteGraded.notebook_timeout = 1800.0
+# After a timeout the kernel is interrupted; if it is still busy this many seconds later
+# (a loop that swallows KeyboardInterrupt), it is killed and the rest of the notebook scores 0.
+c.ExecuteGraded.interrupt_grace = 5.0
+# Output kept per cell: text (stdout, stderr, text results, tracebacks) and rich data (images).
+c.ExecuteGraded.max_text_bytes = 64 * 1024
+c.ExecuteGraded.max_display_bytes = 2 * 1024 * 1024
+
+# --- grade: the pool of grading processes ----------------------------------------------------
+# 0 means one worker per CPU core.
+c.GradeRunner.workers = 0
+# Seconds past the per-notebook deadline before the parent kills a stuck worker and its kernel.
+c.GradeRunner.kill_grace = 30.0
+
+# Stock nbgrader (if an instructor runs `nbgrader autograde` with this file): same cell limit.
+c.Execute.timeout = 600

@@ -1,0 +1,26 @@
+"""Where things live: the repository, the chapter sources and the committed student copies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent
+REPO = PACKAGE.parent
+#: The instructor notebooks, the single source of truth.
+NOTEBOOKS = REPO / "notebooks"
+#: The committed student copies, ``release/<assignment>/<notebook>.ipynb``.
+RELEASE = PACKAGE / "release"
+#: The configuration file loaded by every command.
+CONFIG_FILE = PACKAGE / "nbgrader_config.py"
+#: Chapter notebooks, ``NN_<topic>.ipynb`` (the default of ``Release.notebook_glob``).
+CHAPTER_GLOB = "[0-9][0-9]_*.ipynb"
+
+
+def chapters(source_dir: Path = NOTEBOOKS, pattern: str = CHAPTER_GLOB) -> dict[str, Path]:
+    """Map each chapter's assignment id (the notebook stem) to its instructor notebook."""
+    return {p.stem: p for p in sorted(Path(source_dir).glob(pattern))}
+
+
+def release_path(stem: str, out_dir: Path = RELEASE) -> Path:
+    """Where the student copy of chapter ``stem`` goes: ``<out>/<stem>/<stem>.ipynb``."""
+    return Path(out_dir) / stem / f"{stem}.ipynb"

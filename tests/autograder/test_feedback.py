@@ -1,0 +1,68 @@
+"""Tests of the feedback reports: one per student and notebook, never showing hidden tests."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import nbformat
+import pytest
+from conftest import CHAPTERS
+
+pytestmark = pytest.mark.skipif(not CHAPTERS, reason="no chapter notebooks yet")
+
+
+def _text(path) -> str:
+    """The visible text of an HTML report: tags removed (highlighting splits code into spans)."""
+    raw = path.read_text(encoding="utf-8")
+    raw = re.sub(r"<style.*?</style>", "", raw, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", "", raw))
+
+
+def _hidden_lines(path) -> list[str]:
+    lines = []
+    for cell in nbformat.read(str(path), as_version=4).cells:
+        inside = False
+        for line in cell.source.split("\n"):
+            if "BEGIN HIDDEN TESTS" in line:
+                inside = True
+            elif "END HIDDEN TESTS" in line:
+                inside = False
+            elif inside and len(line.strip()) >= 12 and not line.strip().startswith("#"):
+                lines.append(line.strip())
+    return lines
+
+
+def test_one_report_per_student_and_notebook(graded_class):
+    """Is there an HTML report for every graded row, named <student_id>/<notebook>.html?"""
+    for (student, notebook), row in graded_class["rows"].items():
+        if row["status"] == "unknown_notebook":
+            continue
+        report = graded_class["feedback"] / student / f"{notebook}.html"
+        assert report.exists(), report
+        assert f"{float(row['score']):g} / {float(row['max_score']):g}" in _text(report)
+
+
+def test_reports_never_show_hidden_tests(graded_class):
+    """Is no hidden-test line of any chapter present in any report?"""
+    hidden = {line for p in CHAPTERS for line in _hidden_lines(p)}
+    visible = "\n".join(
+        c.source.split("### BEGIN HIDDEN TESTS")[0]
+        for p in CHAPTERS
+        for c in nbformat.read(str(p), as_version=4).cells
+    )
+    hidden = {line for line in hidden if line not in visible}
+    assert hidden, "chapters should have hidden tests"
+    for report in graded_class["feedback"].rglob("*.html"):
+        text = _text(report)
+        assert "HIDDEN TESTS" not in text, report
+        leaked = [line for line in hidden if line in text]
+        assert not leaked, f"{report}: {leaked[:3]}"
+
+
+def test_failed_hidden_tests_are_reported_without_their_code(fixture_grades):
+    """Does a report say the hidden tests failed, without their code or their message?"""
+    text = _text(fixture_grades["feedback"] / "hidden_fail" / "90_tiny.html")
+    assert "隐藏测试未通过 (hidden tests failed)" in text
+    assert "SECRET_HIDDEN_MARKER" not in text and "double(-1.5)" not in text
+    assert "Score: 1.0 / 3.0" in text or "1 / 3" in text

@@ -1,0 +1,72 @@
+"""Tests of the grading pool itself (no kernels): the parent's hard deadline and crash handling."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from traitlets.config import Config
+
+from autograder import execute
+from autograder.grade import GradeRunner, csv_text
+
+
+def _fake_grade(self, job, on_kernel_start=None, workdir=None):
+    if job["student_id"] == "hang":
+        time.sleep(3600)
+    if job["student_id"] == "crash":
+        os._exit(3)
+    return {
+        "student_id": job["student_id"],
+        "notebook": job["notebook"],
+        "score": 1.0,
+        "max_score": 1.0,
+        "status": "ok",
+        "message": "",
+    }
+
+
+def test_stuck_worker_is_killed_and_others_are_graded(monkeypatch, tmp_path):
+    """Is a worker stuck past the notebook deadline killed, a crashed one reported, and every other student still graded?"""
+    monkeypatch.setattr(execute.NotebookGrader, "grade", _fake_grade)
+    monkeypatch.setattr(execute.NotebookGrader, "max_points", lambda self, path: 1.0)
+    config = Config()
+    config.ExecuteGraded.notebook_timeout = 1.0
+    config.GradeRunner.kill_grace = 1.0
+    config.GradeRunner.workers = 2
+    config.GradeRunner.progress = 0
+    students = ["a", "hang", "b", "crash", "c", "d"]
+    jobs = [
+        {"student_id": s, "notebook": "00_x", "path": "x", "source": "x", "feedback": None}
+        for s in students
+    ]
+    started = time.monotonic()
+    rows = GradeRunner(config=config).run(jobs)
+    assert time.monotonic() - started < 30
+    status = {r["student_id"]: r["status"] for r in rows}
+    assert status == {
+        "a": "ok",
+        "b": "ok",
+        "c": "ok",
+        "d": "ok",
+        "hang": "timeout",
+        "crash": "error",
+    }
+
+
+def test_csv_does_not_depend_on_completion_order():
+    """Is the CSV the same whatever order the workers finish in?"""
+    rows = [
+        {
+            "student_id": s,
+            "notebook": n,
+            "score": 1.5,
+            "max_score": 2,
+            "status": "ok",
+            "message": "m, with comma",
+        }
+        for s in ("b", "a")
+        for n in ("01_y", "00_x")
+    ]
+    assert csv_text(rows) == csv_text(list(reversed(rows)))
+    assert csv_text(rows).splitlines()[1] == 'a,00_x,1.5,2,ok,"m, with comma"'
