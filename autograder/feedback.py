@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import logging
 from pathlib import Path
 
 import nbgrader
@@ -48,7 +49,11 @@ class FeedbackWriter(LoggingConfigurable):
         c.HTMLExporter.template_name = self.template_name
         c.HTMLExporter.extra_template_basedirs = [str(_TEMPLATES)]
         c.HTMLExporter.extra_template_paths = [str(_BOOTSTRAP_CSS)]
-        self.exporter = HTMLExporter(config=c)
+        # nbconvert warns "Alternative text is missing" for every plot in every report: noise
+        # for an instructor grading a class, so its exporter logs errors only.
+        quiet = logging.getLogger("autograder.feedback.html")
+        quiet.setLevel(logging.ERROR)
+        self.exporter = HTMLExporter(config=c, log=quiet)
 
     def _banner(self, row: dict) -> str:
         message = f" — {html.escape(row['message'])}" if row.get("message") else ""
