@@ -36,8 +36,9 @@ def run(path: Path, size: str) -> tuple[float, dict]:
     env = dict(os.environ, COURSE_SIZE=size, TF_CPP_MIN_LOG_LEVEL="2")
     env.pop("NBGRADER_EXECUTION", None)
     with tempfile.TemporaryDirectory() as cwd:
-        client = NotebookClient(nb, timeout=1200, kernel_name="python3",
-                                resources={"metadata": {"path": cwd}})
+        client = NotebookClient(
+            nb, timeout=1200, kernel_name="python3", resources={"metadata": {"path": cwd}}
+        )
         start = time.perf_counter()
         client.execute(env=env)
         wall = time.perf_counter() - start

@@ -29,9 +29,7 @@ def course_size() -> str:
     value = os.environ.get("COURSE_SIZE", "").strip().lower()
     if value:
         if value not in SIZES:
-            raise ValueError(
-                f"COURSE_SIZE={value!r} is not valid: use one of {', '.join(SIZES)}"
-            )
+            raise ValueError(f"COURSE_SIZE={value!r} is not valid: use one of {', '.join(SIZES)}")
         return value
     if os.environ.get("NBGRADER_EXECUTION"):
         return "small"

@@ -103,9 +103,10 @@ def write_fashion_mnist_dir(folder: str | Path, train, test) -> None:
             int(n).to_bytes(4, "big") for n in array.shape
         )
         # mtime=0 keeps the committed files byte-for-byte reproducible.
-        with open(folder / name, "wb") as raw, gzip.GzipFile(
-            fileobj=raw, mode="wb", compresslevel=9, mtime=0
-        ) as f:
+        with (
+            open(folder / name, "wb") as raw,
+            gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=9, mtime=0) as f,
+        ):
             f.write(header + array.tobytes())
 
 

@@ -91,8 +91,11 @@ def plot_images(
         ax.imshow(img.squeeze(), cmap="gray" if img.ndim == 2 or img.shape[-1] == 1 else None)
         if labels is not None and predictions is not None:
             wrong = int(labels[k]) != int(predictions[k])
-            ax.set_title(f"{name(predictions[k])}\n({name(labels[k])})", fontsize=7,
-                         color="red" if wrong else "black")
+            ax.set_title(
+                f"{name(predictions[k])}\n({name(labels[k])})",
+                fontsize=7,
+                color="red" if wrong else "black",
+            )
         elif labels is not None:
             ax.set_title(name(labels[k]), fontsize=7)
     fig.tight_layout()
@@ -112,8 +115,9 @@ def confusion_matrix(y_true, y_pred, num_classes: int | None = None) -> np.ndarr
     return m
 
 
-def plot_confusion_matrix(y_true, y_pred, class_names: Sequence[str] | None = None,
-                          normalize: bool = False):
+def plot_confusion_matrix(
+    y_true, y_pred, class_names: Sequence[str] | None = None, normalize: bool = False
+):
     """Draw the confusion matrix as a heat map with counts (or row fractions) in each cell."""
     import matplotlib.pyplot as plt
 
@@ -134,8 +138,15 @@ def plot_confusion_matrix(y_true, y_pred, class_names: Sequence[str] | None = No
     for i in range(k):
         for j in range(k):
             text = f"{m[i, j]:.2f}" if normalize else f"{int(m[i, j])}"
-            ax.text(j, i, text, ha="center", va="center", fontsize=7,
-                    color="white" if m[i, j] > threshold else "black")
+            ax.text(
+                j,
+                i,
+                text,
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if m[i, j] > threshold else "black",
+            )
     fig.tight_layout()
     plt.close(fig)
     return fig

@@ -39,7 +39,9 @@ def main() -> None:
     test = stratified(x_test, y_test, args.test_per_class)
     write_fashion_mnist_dir(args.out, train, test)
     size = sum(p.stat().st_size for p in args.out.iterdir())
-    print(f"wrote {len(train[1])} train + {len(test[1])} test images to {args.out} ({size / 1e6:.2f} MB)")
+    print(
+        f"wrote {len(train[1])} train + {len(test[1])} test images to {args.out} ({size / 1e6:.2f} MB)"
+    )
 
 
 if __name__ == "__main__":

@@ -29,8 +29,14 @@ def kernel_env(size: str = "small", **extra: str) -> dict[str, str]:
     return env
 
 
-def execute(path: Path | str, cwd: Path | str, size: str = "small", timeout: int = 300,
-            allow_errors: bool = False, nb=None):
+def execute(
+    path: Path | str,
+    cwd: Path | str,
+    size: str = "small",
+    timeout: int = 300,
+    allow_errors: bool = False,
+    nb=None,
+):
     """Run ``path`` (or the given ``nb``) top to bottom in a fresh kernel; return the notebook.
 
     Raises ``nbclient.exceptions.CellExecutionError`` on the first failing cell unless
@@ -71,7 +77,9 @@ def blank_copy(nb):
             )
         if meta.get("grade"):
             cell.source = re.sub(
-                r"\n?[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[^\n]*", "", cell.source,
+                r"\n?[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[^\n]*",
+                "",
+                cell.source,
                 flags=re.S,
             )
     return nb

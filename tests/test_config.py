@@ -46,7 +46,12 @@ def test_require_reports_versions_and_fix():
 
 @pytest.mark.parametrize(
     "text, expected",
-    [("2.21.0", (2, 21, 0)), ("2.16.0rc1", (2, 16, 0)), ("3.0.0+cu121", (3, 0, 0)), ("2.16", (2, 16))],
+    [
+        ("2.21.0", (2, 21, 0)),
+        ("2.16.0rc1", (2, 16, 0)),
+        ("3.0.0+cu121", (3, 0, 0)),
+        ("2.16", (2, 16)),
+    ],
 )
 def test_version_parsing(text, expected):
     """Are pre-releases and local versions compared by their numeric release part?"""
@@ -72,7 +77,10 @@ def test_colab_urls_come_from_repo_url():
     assert config.pip_spec().startswith(f"keras-deep-dive @ git+{config.REPO_URL}@")
     url = config.colab_badge_url("autograder/release/x/x.ipynb")
     slug = config.REPO_URL.removeprefix("https://github.com/")
-    assert url == f"https://colab.research.google.com/github/{slug}/blob/main/autograder/release/x/x.ipynb"
+    assert (
+        url
+        == f"https://colab.research.google.com/github/{slug}/blob/main/autograder/release/x/x.ipynb"
+    )
     assert course_utils.in_colab() is False
 
 

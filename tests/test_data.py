@@ -58,7 +58,10 @@ def test_search_dirs_listed_in_documented_order(isolated):
     """Are the folders searched $COURSE_DATA_DIR, data/, Debian, Keras cache, in that order?"""
     places, _ = isolated
     assert data.fashion_mnist_search_dirs() == [
-        places["env"], places["repo"], places["debian"], places["cache"]
+        places["env"],
+        places["repo"],
+        places["debian"],
+        places["cache"],
     ]
 
 
@@ -148,7 +151,9 @@ def test_subset_is_reproducible_from_debian_files(tmp_path):
 
     subprocess.run(
         [sys.executable, "scripts/make_subset.py", "--out", str(tmp_path)],
-        check=True, cwd=data.REPO_ROOT, capture_output=True,
+        check=True,
+        cwd=data.REPO_ROOT,
+        capture_output=True,
     )
     for name in data.FASHION_MNIST_FILES:
         assert (tmp_path / name).read_bytes() == (SUBSET / name).read_bytes(), name
@@ -162,16 +167,18 @@ def test_class_names():
 
 def test_ticket_data_is_deterministic_and_well_formed():
     """Does the ticket generator give the documented shapes, ranges and the same data per seed?"""
-    inputs, targets = data.make_ticket_data(num_samples=64, vocabulary_size=50, num_tags=7,
-                                            num_departments=3, seed=1)
+    inputs, targets = data.make_ticket_data(
+        num_samples=64, vocabulary_size=50, num_tags=7, num_departments=3, seed=1
+    )
     assert inputs["title"].shape == (64, 50) and inputs["text_body"].shape == (64, 50)
     assert inputs["tags"].shape == (64, 7)
     assert set(np.unique(inputs["title"])) <= {0.0, 1.0}
     assert targets["priority"].shape == (64, 1)
     assert 0 <= targets["priority"].min() and targets["priority"].max() <= 1
     assert np.all(targets["department"].sum(axis=1) == 1) and targets["department"].shape == (64, 3)
-    again, targets2 = data.make_ticket_data(num_samples=64, vocabulary_size=50, num_tags=7,
-                                            num_departments=3, seed=1)
+    again, targets2 = data.make_ticket_data(
+        num_samples=64, vocabulary_size=50, num_tags=7, num_departments=3, seed=1
+    )
     np.testing.assert_array_equal(inputs["title"], again["title"])
     np.testing.assert_array_equal(targets["priority"], targets2["priority"])
     other, _ = data.make_ticket_data(num_samples=64, vocabulary_size=50, num_tags=7, seed=2)
@@ -204,6 +211,7 @@ def test_loader_works_offline_from_a_fresh_process():
         "print(x.shape, xt.shape)"
     )
     env = {k: v for k, v in __import__("os").environ.items() if k != "COURSE_SIZE"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
     assert ", 28, 28) (" in out.stdout

@@ -18,11 +18,17 @@ def _free_port() -> int:
 def test_make_lab_serves_the_course():
     """Does `make lab` start a JupyterLab server on localhost that lists the course?"""
     port, token = _free_port(), "course-test-token"
-    args = (f"--no-browser --ip=127.0.0.1 --port={port} --IdentityProvider.token={token} "
-            "--ServerApp.port_retries=0")
-    proc = subprocess.Popen(["make", "lab", f"LAB_ARGS={args}"], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    args = (
+        f"--no-browser --ip=127.0.0.1 --port={port} --IdentityProvider.token={token} "
+        "--ServerApp.port_retries=0"
+    )
+    proc = subprocess.Popen(
+        ["make", "lab", f"LAB_ARGS={args}"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline, listing, last_error = time.time() + 120, None, None
         while time.time() < deadline and listing is None:
@@ -31,7 +37,8 @@ def test_make_lab_serves_the_course():
             try:
                 req = urllib.request.Request(
                     f"http://127.0.0.1:{port}/api/contents/notebooks?content=1",
-                    headers={"Authorization": f"token {token}"})
+                    headers={"Authorization": f"token {token}"},
+                )
                 with urllib.request.urlopen(req, timeout=5) as resp:
                     listing = json.load(resp)
             except OSError as exc:

@@ -29,8 +29,13 @@ def test_plot_history_names_missing_metric():
 def test_plot_images_titles_and_marks_mistakes():
     """Does plot_images title each image and colour wrong predictions red?"""
     images = np.random.default_rng(0).integers(0, 255, (5, 28, 28), dtype=np.uint8)
-    fig = plots.plot_images(images, labels=[0, 1, 2, 3, 4], class_names=CLASS_NAMES,
-                            predictions=[0, 1, 9, 3, 4], ncols=3)
+    fig = plots.plot_images(
+        images,
+        labels=[0, 1, 2, 3, 4],
+        class_names=CLASS_NAMES,
+        predictions=[0, 1, 9, 3, 4],
+        ncols=3,
+    )
     assert isinstance(fig, Figure)
     titled = [ax for ax in fig.axes if ax.get_title()]
     assert len(titled) == 5
@@ -51,8 +56,13 @@ def test_layer_table_and_count_params():
     """Does layer_table describe a built model as data, and count_params split by trainability?"""
     import keras
 
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="d1"),
-                              keras.layers.BatchNormalization(name="bn")])
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(3, name="d1"),
+            keras.layers.BatchNormalization(name="bn"),
+        ]
+    )
     rows = inspect.layer_table(model)
     assert [r["name"] for r in rows] == ["d1", "bn"]
     assert rows[0]["params"] == 15 and rows[0]["output_shape"] == (None, 3)

@@ -53,7 +53,8 @@ def test_design_packages_are_declared_with_comments():
 def test_constraints_pin_the_tested_versions():
     """Does constraints.txt pin TensorFlow 2.21, Keras 3 and nbgrader 0.9 exactly?"""
     pins = dict(
-        line.split("==") for line in (REPO / "constraints.txt").read_text().splitlines()
+        line.split("==")
+        for line in (REPO / "constraints.txt").read_text().splitlines()
         if "==" in line
     )
     pins = {k.lower(): v for k, v in pins.items()}
@@ -73,8 +74,11 @@ def test_dependencies_are_ranges_not_pins():
 
 def test_no_notebook_is_committed_with_outputs():
     """Do all notebooks (chapters, release copies, fixtures) come without outputs or counts?"""
-    paths = [*NOTEBOOKS.rglob("*.ipynb"), *(REPO / "autograder").rglob("*.ipynb"),
-             *(REPO / "tests").rglob("*.ipynb")]
+    paths = [
+        *NOTEBOOKS.rglob("*.ipynb"),
+        *(REPO / "autograder").rglob("*.ipynb"),
+        *(REPO / "tests").rglob("*.ipynb"),
+    ]
     assert paths
     dirty = []
     for path in paths:
@@ -103,8 +107,12 @@ def test_chapter_follows_the_opening_convention(path):
 
 def test_repo_url_in_sync():
     """Do every notebook's badge and bootstrap, and the README, match course_utils.REPO_URL?"""
-    out = subprocess.run([sys.executable, "scripts/sync_repo_url.py", "--check"], cwd=REPO,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "scripts/sync_repo_url.py", "--check"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
 
 
@@ -113,9 +121,11 @@ def test_sync_repo_url_rewrites_a_fork(tmp_path):
     sys.path.insert(0, str(REPO / "scripts"))
     import sync_repo_url
 
-    src = ("[![Open In Colab](b.svg)](https://colab.research.google.com/github/old/repo/blob/main/"
-           "autograder/release/00_x/00_x.ipynb)\n%pip install -q \"keras-deep-dive @ git+https://"
-           "github.com/old/repo@main\"")
+    src = (
+        "[![Open In Colab](b.svg)](https://colab.research.google.com/github/old/repo/blob/main/"
+        'autograder/release/00_x/00_x.ipynb)\n%pip install -q "keras-deep-dive @ git+https://'
+        'github.com/old/repo@main"'
+    )
     out = sync_repo_url.sync_text(src, "00_x")
     assert "github.com/old" not in out and "github/old" not in out
     from course_utils.config import REPO_URL
@@ -127,16 +137,27 @@ def test_nbstripout_keeps_nbgrader_metadata(tmp_path):
     """Does the pre-commit nbstripout setting strip outputs but keep nbgrader metadata and ids?"""
     from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-    cell = new_code_cell("1 + 1", id="keep-me", execution_count=3,
-                         outputs=[new_output("execute_result", {"text/plain": "2"}, execution_count=3)])
-    cell.metadata["nbgrader"] = {"grade": True, "grade_id": "ch00_x", "points": 2,
-                                 "locked": True, "solution": False, "schema_version": 3}
+    cell = new_code_cell(
+        "1 + 1",
+        id="keep-me",
+        execution_count=3,
+        outputs=[new_output("execute_result", {"text/plain": "2"}, execution_count=3)],
+    )
+    cell.metadata["nbgrader"] = {
+        "grade": True,
+        "grade_id": "ch00_x",
+        "points": 2,
+        "locked": True,
+        "solution": False,
+        "schema_version": 3,
+    }
     path = tmp_path / "n.ipynb"
     nbformat.write(new_notebook(cells=[cell]), path)
     config = yaml.safe_load((REPO / ".pre-commit-config.yaml").read_text())
     hook = next(h for r in config["repos"] for h in r["hooks"] if h["id"] == "nbstripout")
-    subprocess.run([str(REPO / ".venv/bin/nbstripout"), *hook.get("args", []), str(path)],
-                   check=True)
+    subprocess.run(
+        [str(REPO / ".venv/bin/nbstripout"), *hook.get("args", []), str(path)], check=True
+    )
     stripped = nbformat.read(path, as_version=4).cells[0]
     assert stripped.outputs == [] and stripped.execution_count is None
     assert stripped.metadata["nbgrader"]["grade_id"] == "ch00_x"
