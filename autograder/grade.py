@@ -25,7 +25,7 @@ from traitlets import Float, Integer
 from traitlets.config import LoggingConfigurable
 
 from autograder.execute import NotebookGrader, one_line
-from autograder.paths import NOTEBOOKS, chapters
+from autograder.paths import CHAPTER_GLOB, NOTEBOOKS, chapters
 from autograder.release import atomic_write_text
 
 COLUMNS = ["student_id", "notebook", "score", "max_score", "status", "message"]
@@ -320,7 +320,7 @@ def grade_folder(
     submissions, warnings = find_submissions(Path(submissions_dir))
     for w in warnings:
         log.warning(w)
-    pattern = config.Release.get("notebook_glob", "[0-9][0-9]_*.ipynb")
+    pattern = config.Release.get("notebook_glob", CHAPTER_GLOB)
     jobs, rows = build_jobs(submissions, Path(source_dir), feedback_dir, pattern)
     rows += GradeRunner(config=config).run(jobs)
     atomic_write_text(Path(out_csv), csv_text(rows))

@@ -26,14 +26,14 @@ from nbgrader.preprocessors import (
 from traitlets import List, Unicode
 from traitlets.config import LoggingConfigurable
 
-from autograder.paths import NOTEBOOKS, RELEASE, release_path
+from autograder.paths import CHAPTER_GLOB, NOTEBOOKS, RELEASE, release_path
 
 
 class Release(LoggingConfigurable):
     """Generate the student copy of each chapter notebook (one nbgrader assignment per chapter)."""
 
     notebook_glob = Unicode(
-        "[0-9][0-9]_*.ipynb",
+        CHAPTER_GLOB,
         help="Glob, relative to the source folder, of the chapter notebooks to release.",
     ).tag(config=True)
 

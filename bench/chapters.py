@@ -21,6 +21,8 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from autograder.paths import chapters
+
 REPO = Path(__file__).resolve().parent.parent
 PROBE = """\
 import json as _json, numbers as _numbers
@@ -55,7 +57,7 @@ def main() -> int:
     parser.add_argument("--size", choices=["small", "full"], default="full")
     parser.add_argument("chapters", nargs="*", help="notebook stems (default: all)")
     args = parser.parse_args()
-    paths = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    paths = list(chapters().values())
     if args.chapters:
         paths = [p for p in paths if p.stem in args.chapters]
     print(f"size={args.size} cpus={os.cpu_count()}")

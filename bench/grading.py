@@ -32,6 +32,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from autograder import paths
+
 REPO = Path(__file__).resolve().parent.parent
 PY = sys.executable
 
@@ -112,7 +114,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the temporary course folder")
     args = parser.parse_args()
 
-    chapters = sorted(p for p in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    chapters = list(paths.chapters().values())
     if args.chapters:
         chapters = [p for p in chapters if p.stem in set(args.chapters)]
     if not chapters:

@@ -6,6 +6,7 @@ Nothing here runs on import; notebooks call these functions in their Setup cell.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import TypeVar
 
@@ -60,8 +61,6 @@ def reset_session(seed: int = 42) -> None:
 
 def _version_tuple(text: str) -> tuple[int, ...]:
     """``"2.16.0rc1"`` -> ``(2, 16, 0)``: the leading numeric release part only."""
-    import re
-
     parts = []
     for piece in text.split("+")[0].split("."):
         match = re.match(r"\d+", piece)

@@ -20,16 +20,11 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.paths import REPO, chapters, release_path
 from course_utils.config import colab_badge_url, pip_spec
 
-REPO = Path(__file__).resolve().parent.parent
 BADGE = re.compile(r"https://colab\.research\.google\.com/github/[^)\s\"']+?\.ipynb")
 PIP = re.compile(r"keras-deep-dive @ git\+[^\"'\s]+")
-
-
-def release_path(stem: str) -> str:
-    """Where the student copy of chapter ``stem`` lives, relative to the repository root."""
-    return f"autograder/release/{stem}/{stem}.ipynb"
 
 
 def sync_text(text: str, stem: str | None) -> str:
@@ -41,7 +36,7 @@ def sync_text(text: str, stem: str | None) -> str:
 
     def badge(match: re.Match) -> str:
         target = stem or Path(match.group(0)).stem
-        return colab_badge_url(release_path(target))
+        return colab_badge_url(release_path(target).relative_to(REPO).as_posix())
 
     return PIP.sub(pip_spec(), BADGE.sub(badge, text))
 
@@ -65,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="only report; exit 1 on drift")
     args = parser.parse_args(argv)
     stale = []
-    for path in sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+    for path in chapters().values():
         if sync_notebook(path, write=not args.check):
             stale.append(path)
     readme = REPO / "README.md"

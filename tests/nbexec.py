@@ -8,13 +8,15 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from autograder.paths import chapters
+
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
 
 
 def chapter_notebooks() -> list[Path]:
     """Every chapter notebook under notebooks/, in chapter order."""
-    return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    return list(chapters().values())
 
 
 def kernel_env(size: str = "small", **extra: str) -> dict[str, str]:
@@ -53,35 +55,6 @@ def execute(
     )
     # nbclient passes extra keyword arguments through to the kernel manager.
     client.execute(env=kernel_env(size))
-    return nb
-
-
-def blank_copy(nb):
-    """A quick stand-in for the student copy: solutions replaced, hidden tests removed.
-
-    The real release is made by ``python -m autograder release`` with nbgrader's machinery;
-    this is only for checking, without nbgrader, that every grade cell fails when blank.
-    """
-    import copy
-    import re
-
-    nb = copy.deepcopy(nb)
-    for cell in nb.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("solution") and cell.cell_type == "code":
-            cell.source = re.sub(
-                r"( *)### BEGIN SOLUTION.*?### END SOLUTION",
-                lambda m: m.group(1) + "raise NotImplementedError()",
-                cell.source,
-                flags=re.S,
-            )
-        if meta.get("grade"):
-            cell.source = re.sub(
-                r"\n?[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[^\n]*",
-                "",
-                cell.source,
-                flags=re.S,
-            )
     return nb
 
 

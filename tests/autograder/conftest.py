@@ -21,9 +21,10 @@ sys.path.insert(0, str(REPO))
 
 import cases  # noqa: E402
 
+from autograder.paths import chapters  # noqa: E402
 from autograder.release import Release  # noqa: E402
 
-CHAPTERS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+CHAPTERS = list(chapters().values())
 FIXTURE_SOURCE = HERE / "fixtures" / "source"
 
 # Grading limits for the tests: loose enough for a loaded 2-core machine, tight enough that the
