@@ -11,8 +11,8 @@ import tempfile
 from pathlib import Path
 
 from autograder.grade import GradeRunner, format_score
-from autograder.paths import NOTEBOOKS, RELEASE
-from autograder.release import Release, atomic_write_text
+from autograder.paths import NOTEBOOKS, RELEASE, atomic_write_text
+from autograder.release import Release
 
 INSTRUCTOR, BLANK = "instructor", "blank"
 

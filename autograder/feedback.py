@@ -12,7 +12,7 @@ from nbformat.v4 import new_markdown_cell
 from traitlets import Unicode
 from traitlets.config import Config, LoggingConfigurable
 
-from autograder.release import atomic_write_text
+from autograder.paths import atomic_write_text
 
 _NBGRADER = Path(nbgrader.__file__).resolve().parent
 _TEMPLATES = _NBGRADER / "server_extensions" / "formgrader" / "templates"

@@ -25,8 +25,7 @@ from traitlets import Float, Integer
 from traitlets.config import LoggingConfigurable
 
 from autograder.execute import NotebookGrader, one_line
-from autograder.paths import CHAPTER_GLOB, NOTEBOOKS, chapters
-from autograder.release import atomic_write_text
+from autograder.paths import CHAPTER_GLOB, NOTEBOOKS, atomic_write_text, chapters
 
 COLUMNS = ["student_id", "notebook", "score", "max_score", "status", "message"]
 

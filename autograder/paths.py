@@ -1,7 +1,10 @@
-"""Where things live: the repository, the chapter sources and the committed student copies."""
+"""Where things live (the repository, the chapter sources, the committed student copies), and
+how every command writes its files (atomically)."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
@@ -24,3 +27,19 @@ def chapters(source_dir: Path = NOTEBOOKS, pattern: str = CHAPTER_GLOB) -> dict[
 def release_path(stem: str, out_dir: Path = RELEASE) -> Path:
     """Where the student copy of chapter ``stem`` goes: ``<out>/<stem>/<stem>.ipynb``."""
     return Path(out_dir) / stem / f"{stem}.ipynb"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -8,8 +8,6 @@ needed. Output is deterministic, so a test can regenerate it and fail on drift.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import nbformat
@@ -26,7 +24,7 @@ from nbgrader.preprocessors import (
 from traitlets import List, Unicode
 from traitlets.config import LoggingConfigurable
 
-from autograder.paths import CHAPTER_GLOB, NOTEBOOKS, RELEASE, release_path
+from autograder.paths import CHAPTER_GLOB, NOTEBOOKS, RELEASE, atomic_write_text, release_path
 
 
 class Release(LoggingConfigurable):
@@ -107,19 +105,3 @@ class Release(LoggingConfigurable):
                 if folder.is_dir() and folder.name not in chapters:
                     problems.append(f"{folder} has no chapter notebook in {source_dir}")
         return problems
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
