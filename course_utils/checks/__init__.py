@@ -23,18 +23,21 @@ __all__ = [
     "to_numpy",
 ]
 
-# Chapter modules register their checks below (each defines __all__).
-from course_utils.checks import ch00 as _ch00  # noqa: E402
-from course_utils.checks import ch01 as _ch01  # noqa: E402
-from course_utils.checks import ch02 as _ch02  # noqa: E402
+# Chapter modules (``ch00.py``, ``ch01.py``, ...) are found by name and their checks
+# re-exported (each module defines __all__), so adding a chapter never edits this file.
+import importlib as _importlib  # noqa: E402
+import pkgutil as _pkgutil  # noqa: E402
 
 
 def _export(module) -> None:
     for name in module.__all__:
+        if name in globals():
+            raise ImportError(f"check {name!r} of {module.__name__} is defined twice")
         globals()[name] = getattr(module, name)
         __all__.append(name)
 
 
-for _module in (_ch00, _ch01, _ch02):
-    _export(_module)
-del _module
+for _info in sorted(_pkgutil.iter_modules(__path__), key=lambda m: m.name):
+    if _info.name.startswith("ch") and _info.name[2:].isdigit():
+        _export(_importlib.import_module(f"{__name__}.{_info.name}"))
+del _info
