@@ -72,21 +72,41 @@ def _version_tuple(text: str) -> tuple[int, ...]:
     return tuple(parts)
 
 
+def installed_version(module: str) -> str | None:
+    """The version of the importable module ``module`` (``None`` when it cannot be imported).
+
+    Asks the module itself (``tensorflow.__version__``), not the distribution's name, so that
+    ``tensorflow-cpu``, ``tf-nightly`` or a vendor build count as TensorFlow.
+    """
+    import importlib
+
+    try:
+        mod = importlib.import_module(module)
+    except ImportError:
+        return None
+    version = getattr(mod, "__version__", None)
+    if version is None:
+        from importlib import metadata
+
+        try:
+            version = metadata.version(module.replace("_", "-"))
+        except metadata.PackageNotFoundError:
+            return None
+    return str(version)
+
+
 def require(**minimums: str) -> dict[str, str]:
     """Check installed package versions, e.g. ``require(tensorflow="2.16", keras="3.0")``.
 
     Returns the installed versions. Raises ``RuntimeError`` with a message in Chinese and
     English that says what to install when a package is missing or too old.
     """
-    from importlib import metadata
-
     found: dict[str, str] = {}
     problems = []
     for name, minimum in minimums.items():
         dist = name.replace("_", "-")
-        try:
-            version = metadata.version(dist)
-        except metadata.PackageNotFoundError:
+        version = installed_version(name)
+        if version is None:
             problems.append(f"{dist}: 未安装 (not installed), 需要 >= {minimum}")
             continue
         found[dist] = version

@@ -44,6 +44,15 @@ def test_require_reports_versions_and_fix():
         course_utils.require(no_such_package_xyz="1.0")
 
 
+def test_require_asks_the_module_not_the_distribution(monkeypatch, tmp_path):
+    """Does a TensorFlow installed under another distribution name (tensorflow-cpu) count?"""
+    (tmp_path / "fake_tf_build.py").write_text('__version__ = "2.16.2"\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert course_utils.require(fake_tf_build="2.16") == {"fake-tf-build": "2.16.2"}
+    with pytest.raises(RuntimeError, match="已安装 2.16.2, 需要 >= 2.17"):
+        course_utils.require(fake_tf_build="2.17")
+
+
 @pytest.mark.parametrize(
     "text, expected",
     [
