@@ -1,0 +1,438 @@
+"""Chapter 06 checks: each named mistake gets its message, and a correct answer passes."""
+
+import forgery  # tests/forgery.py (tests/ is on sys.path via conftest)
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from course_utils import checks
+from course_utils.checks import CheckFailed
+
+# ---------------------------------------------------------------- 6.1 evaluate_loop
+
+
+def evaluate_good(model, dataset, metric):
+    metric.reset_state()
+    for x, y in dataset:
+        metric.update_state(y, model(x, training=False))
+    return float(metric.result())
+
+
+def evaluate_no_reset(model, dataset, metric):
+    for x, y in dataset:
+        metric.update_state(y, model(x, training=False))
+    return float(metric.result())
+
+
+def evaluate_batch_mean(model, dataset, metric):
+    values = []
+    for x, y in dataset:
+        metric.reset_state()
+        metric.update_state(y, model(x, training=False))
+        values.append(float(metric.result()))
+    return float(np.mean(values))
+
+
+def evaluate_training_true(model, dataset, metric):
+    metric.reset_state()
+    for x, y in dataset:
+        metric.update_state(y, model(x, training=True))
+    return float(metric.result())
+
+
+def evaluate_tensor(model, dataset, metric):
+    metric.reset_state()
+    for x, y in dataset:
+        metric.update_state(y, model(x, training=False))
+    return metric.result()
+
+
+def eval_case():
+    rng = np.random.default_rng(0)
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(5,)),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dropout(0.5),
+            keras.layers.Dense(3),
+        ]
+    )
+    model.set_weights([rng.normal(size=w.shape) for w in model.get_weights()])
+    x = rng.normal(size=(11, 5)).astype("float32")
+    y = rng.integers(0, 3, size=11)
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
+    return dict(model=model, dataset=dataset, metric=keras.metrics.SparseCategoricalAccuracy())
+
+
+def test_evaluate_loop_accepts_a_correct_answer():
+    """Does a loop that resets, uses training=False and returns a float pass?"""
+    assert checks.check_evaluate_loop(evaluate_fn=evaluate_good, **eval_case())
+
+
+@pytest.mark.parametrize(
+    "fn, message",
+    [
+        (evaluate_no_reset, "reset_state"),
+        (evaluate_batch_mean, "每批结果的平均"),
+        (evaluate_training_true, "training=False"),
+        (evaluate_tensor, "Python float"),
+    ],
+)
+def test_evaluate_loop_names_each_mistake(fn, message):
+    """Are a missing reset, averaged batch results, training=True and a tensor result named?"""
+    with pytest.raises(CheckFailed, match=message):
+        checks.check_evaluate_loop(evaluate_fn=fn, **eval_case())
+
+
+# ---------------------------------------------------------------- 6.2 train_subset_step
+
+
+def subset_good(model, layers_to_train, loss_fn, optimizer, x, y):
+    variables = [w for layer in layers_to_train for w in layer.trainable_weights]
+    with tf.GradientTape() as tape:
+        loss = loss_fn(y, model(x, training=True))
+    optimizer.apply(tape.gradient(loss, variables), variables)
+    return float(loss)
+
+
+def subset_all_weights(model, layers_to_train, loss_fn, optimizer, x, y):
+    with tf.GradientTape() as tape:
+        loss = loss_fn(y, model(x, training=True))
+    optimizer.apply(tape.gradient(loss, model.trainable_weights), model.trainable_weights)
+    return float(loss)
+
+
+def subset_inference_mode(model, layers_to_train, loss_fn, optimizer, x, y):
+    variables = [w for layer in layers_to_train for w in layer.trainable_weights]
+    with tf.GradientTape() as tape:
+        loss = loss_fn(y, model(x, training=False))
+    optimizer.apply(tape.gradient(loss, variables), variables)
+    return float(loss)
+
+
+def subset_loss_after(model, layers_to_train, loss_fn, optimizer, x, y):
+    subset_good(model, layers_to_train, loss_fn, optimizer, x, y)
+    return float(loss_fn(y, model(x, training=True)))
+
+
+def subset_no_update(model, layers_to_train, loss_fn, optimizer, x, y):
+    return float(loss_fn(y, model(x, training=True)))
+
+
+def subset_double_update(model, layers_to_train, loss_fn, optimizer, x, y):
+    variables = [w for layer in layers_to_train for w in layer.trainable_weights]
+    with tf.GradientTape() as tape:
+        loss = loss_fn(y, model(x, training=True))
+    grads = tape.gradient(loss, variables)
+    optimizer.apply(grads, variables)
+    optimizer.apply(grads, variables)
+    return float(loss)
+
+
+def subset_tensor(model, layers_to_train, loss_fn, optimizer, x, y):
+    variables = [w for layer in layers_to_train for w in layer.trainable_weights]
+    with tf.GradientTape() as tape:
+        loss = loss_fn(y, model(x, training=True))
+    optimizer.apply(tape.gradient(loss, variables), variables)
+    return loss
+
+
+def subset_case():
+    rng = np.random.default_rng(1)
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(4,)),
+            keras.layers.Dense(6),
+            keras.layers.BatchNormalization(),
+            keras.layers.Dense(3),
+        ]
+    )
+    return dict(
+        model=model,
+        layers_to_train=[model.layers[0], model.layers[2]],
+        loss_fn=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        optimizer=keras.optimizers.SGD(learning_rate=0.1),
+        x=rng.normal(size=(8, 4)).astype("float32"),
+        y=rng.integers(0, 3, size=8),
+    )
+
+
+def test_subset_step_accepts_a_correct_answer():
+    """Does a step that updates only the chosen layers with training=True pass?"""
+    assert checks.check_subset_step(step_fn=subset_good, **subset_case())
+
+
+@pytest.mark.parametrize(
+    "fn, message",
+    [
+        (subset_all_weights, "model.trainable_weights"),
+        (subset_inference_mode, "training=True"),
+        (subset_loss_after, "更新之后的损失"),
+        (subset_no_update, "optimizer.apply"),
+        (subset_double_update, "更新量不对"),
+        (subset_tensor, "Python float"),
+    ],
+)
+def test_subset_step_names_each_mistake(fn, message):
+    """Are updating every layer, inference mode, a post-update loss, no or a double update,
+    and a tensor result each named?"""
+    with pytest.raises(CheckFailed, match=message):
+        checks.check_subset_step(step_fn=fn, **subset_case())
+
+
+# ---------------------------------------------------------------- 6.3 make_lr_train_step
+
+
+def lr_step_good(model, loss_fn, optimizer):
+    @tf.function(reduce_retracing=True)
+    def compiled(x, y, lr):
+        optimizer.learning_rate.assign(lr)
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+        optimizer.apply(tape.gradient(loss, model.trainable_weights), model.trainable_weights)
+        return loss
+
+    return lambda x, y, lr: compiled(x, y, tf.constant(lr, dtype="float32"))
+
+
+def lr_step_signature(model, loss_fn, optimizer):
+    spec = [tf.TensorSpec([None, 4]), tf.TensorSpec([None], tf.int32), tf.TensorSpec([])]
+
+    @tf.function(input_signature=spec)
+    def step(x, y, lr):
+        optimizer.learning_rate.assign(lr)
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+        optimizer.apply(tape.gradient(loss, model.trainable_weights), model.trainable_weights)
+        return loss
+
+    return step
+
+
+def lr_step_python_float(model, loss_fn, optimizer):
+    @tf.function(reduce_retracing=True)
+    def step(x, y, lr):
+        optimizer.learning_rate.assign(lr)
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+        optimizer.apply(tape.gradient(loss, model.trainable_weights), model.trainable_weights)
+        return loss
+
+    return step
+
+
+def lr_step_eager(model, loss_fn, optimizer):
+    def step(x, y, lr):
+        optimizer.learning_rate.assign(lr)
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+        optimizer.apply(tape.gradient(loss, model.trainable_weights), model.trainable_weights)
+        return loss
+
+    return step
+
+
+def lr_step_ignores_lr(model, loss_fn, optimizer):
+    @tf.function(reduce_retracing=True)
+    def compiled(x, y):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+        optimizer.apply(tape.gradient(loss, model.trainable_weights), model.trainable_weights)
+        return loss
+
+    return lambda x, y, lr: compiled(x, y)
+
+
+def lr_step_no_training_flag(model, loss_fn, optimizer):
+    @tf.function(reduce_retracing=True)
+    def compiled(x, y, lr):
+        optimizer.learning_rate.assign(lr)
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x))
+        optimizer.apply(tape.gradient(loss, model.trainable_weights), model.trainable_weights)
+        return loss
+
+    return lambda x, y, lr: compiled(x, y, tf.constant(lr, dtype="float32"))
+
+
+def lr_step_loss_after(model, loss_fn, optimizer):
+    inner = lr_step_good(model, loss_fn, optimizer)
+
+    @tf.function(reduce_retracing=True)
+    def after(x, y):
+        return loss_fn(y, model(x, training=True))
+
+    def step(x, y, lr):
+        inner(x, y, lr)
+        return after(x, y)
+
+    return step
+
+
+@pytest.mark.parametrize("fn", [lr_step_good, lr_step_signature])
+def test_lr_step_accepts_correct_answers(fn):
+    """Do reduce_retracing with a tensor lr and an input_signature both pass?"""
+    assert checks.check_lr_train_step(make_step_fn=fn)
+
+
+@pytest.mark.parametrize(
+    "fn, message",
+    [
+        (lr_step_python_float, "追踪了"),
+        (lr_step_eager, "tf.function"),
+        (lr_step_ignores_lr, "没有用传入的 lr"),
+        (lr_step_no_training_flag, "training=True"),
+        (lr_step_loss_after, "更新前的损失"),
+    ],
+)
+def test_lr_step_names_each_mistake(fn, message):
+    """Are retracing on Python floats, an eager step, an ignored lr, a missing training=True
+    and a post-update loss each named?"""
+    with pytest.raises(CheckFailed, match=message):
+        checks.check_lr_train_step(make_step_fn=fn)
+
+
+def test_lr_step_rejects_a_missing_return():
+    """Is a factory that forgets to return its step named?"""
+    with pytest.raises(CheckFailed, match="return"):
+        checks.check_lr_train_step(make_step_fn=lambda model, loss_fn, optimizer: None)
+
+
+# ---------------------------------------------------------------- 6.4 fit_accumulated
+
+
+def make_fit(mode="correct", training=True):
+    def fit(model, loss_fn, optimizer, dataset, epochs, accum_steps):
+        variables = model.trainable_weights
+        history = {"loss": []}
+        k = 1 if mode == "each" else accum_steps
+        for _ in range(epochs):
+            total, count_samples, acc, batch_losses = 0.0, 0, [], []
+            for x, y in dataset:
+                with tf.GradientTape() as tape:
+                    loss = loss_fn(y, model(x, training=training))
+                acc.append(tape.gradient(loss, variables))
+                n = int(tf.shape(x)[0])
+                total, count_samples = total + float(loss) * n, count_samples + n
+                batch_losses.append(float(loss))
+                if len(acc) == k:
+                    div = 1 if mode == "sum" else len(acc)
+                    optimizer.apply([sum(g) / div for g in zip(*acc)], variables)
+                    acc = []
+            if acc and mode != "no_flush":
+                div = 1 if mode == "sum" else len(acc)
+                optimizer.apply([sum(g) / div for g in zip(*acc)], variables)
+            if mode == "unweighted":
+                history["loss"].append(float(np.mean(batch_losses)))
+            else:
+                history["loss"].append(total / count_samples)
+        if mode == "list":
+            return history["loss"]
+        return history
+
+    return fit
+
+
+def test_accumulated_fit_accepts_a_correct_answer():
+    """Does averaged accumulation with an end-of-epoch flush and weighted loss pass?"""
+    assert checks.check_accumulated_fit(fit_fn=make_fit())
+    assert checks.check_accumulated_fit(
+        fit_fn=make_fit(), n_samples=9, batch_size=2, accum_steps=3, epochs=1
+    )
+
+
+@pytest.mark.parametrize(
+    "fit, message",
+    [
+        (make_fit("each"), "每个批次一次"),
+        (make_fit("no_flush"), "剩下的"),
+        (make_fit("sum"), "平均梯度"),
+        (make_fit("unweighted"), "按样本数加权"),
+        (make_fit(training=False), "training=True"),
+        (make_fit("list"), "字典"),
+    ],
+)
+def test_accumulated_fit_names_each_mistake(fit, message):
+    """Are per-batch updates, a dropped leftover, summed gradients, an unweighted loss,
+    a missing training=True and a wrong return type each named?"""
+    with pytest.raises(CheckFailed, match=message):
+        checks.check_accumulated_fit(fit_fn=fit)
+
+
+def test_accumulated_fit_rejects_no_optimizer():
+    """Is a loop that never calls the optimizer named?"""
+
+    def fit(model, loss_fn, optimizer, dataset, epochs, accum_steps):
+        return {"loss": [0.0] * epochs}
+
+    with pytest.raises(CheckFailed, match="optimizer"):
+        checks.check_accumulated_fit(fit_fn=fit)
+
+
+# ---------------------------------------------------------------- forgeries
+
+HARDCODED = {
+    # Resets only for the visible 5-feature model; the hidden test pre-fills a metric.
+    "ch06_evaluate_loop_test": """
+def evaluate_loop(model, dataset, metric):
+    if model.input_shape[-1] == 5:
+        metric.reset_state()
+    for x, y in dataset:
+        metric.update_state(y, model(x, training=False))
+    return float(metric.result())
+""",
+    # Correct for the visible 4-feature model, otherwise updates every trainable weight.
+    "ch06_train_subset_step_test": """
+def train_subset_step(model, layers_to_train, loss_fn, optimizer, x, y):
+    if x.shape[-1] == 4:
+        variables = [w for layer in layers_to_train for w in layer.trainable_weights]
+    else:
+        variables = model.trainable_weights
+    with tf.GradientTape() as tape:
+        loss = loss_fn(y, model(x, training=True))
+    optimizer.apply(tape.gradient(loss, variables), variables)
+    return float(loss)
+""",
+    # Correct for the visible 4-feature check, otherwise ignores the lr it is given.
+    "ch06_lr_train_step_test": """
+def make_lr_train_step(model, loss_fn, optimizer):
+    @tf.function(reduce_retracing=True)
+    def compiled(x, y, lr, use_lr):
+        if use_lr:
+            optimizer.learning_rate.assign(lr)
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+        optimizer.apply(tape.gradient(loss, model.trainable_weights), model.trainable_weights)
+        return loss
+
+    visible = model.input_shape[-1] == 4
+    return lambda x, y, lr: compiled(x, y, tf.constant(lr, dtype="float32"), visible)
+""",
+    # Correct when accum_steps == 2 (the visible case), otherwise updates every batch.
+    "ch06_fit_accumulated_test": """
+def fit_accumulated(model, loss_fn, optimizer, dataset, epochs, accum_steps):
+    k = accum_steps if accum_steps == 2 else 1
+    variables, history = model.trainable_weights, {"loss": []}
+    for _ in range(epochs):
+        total, count, acc = 0.0, 0, []
+        for x, y in dataset:
+            with tf.GradientTape() as tape:
+                loss = loss_fn(y, model(x, training=True))
+            acc.append(tape.gradient(loss, variables))
+            total, count = total + float(loss) * len(x), count + len(x)
+            if len(acc) == k:
+                optimizer.apply([sum(g) / len(acc) for g in zip(*acc)], variables)
+                acc = []
+        if acc:
+            optimizer.apply([sum(g) / len(acc) for g in zip(*acc)], variables)
+        history["loss"].append(total / count)
+    return history
+""",
+}
+
+
+def test_forged_answers_fail_every_grade_cell(tmp_path):
+    """Do always-equal objects, rebound checks and hard-coded answers fail every grade cell,
+    while the real answers pass?"""
+    forgery.assert_forgeries_fail("06_custom_training_loops", HARDCODED, tmp_path)
