@@ -149,7 +149,7 @@ class TensorBoardHandle:
 
     url: str
     port: int
-    process: subprocess.Popen
+    process: subprocess.Popen = field(repr=False)
     logdir: str
     log: object = field(default=None, repr=False)  # the server's stderr (a temporary file)
 
