@@ -1,0 +1,376 @@
+"""Checks for chapter 08 exercises (saving, pretrained models, evaluating a classifier).
+
+Each check runs the student's code on inputs it builds itself, computes the expected result
+independently with NumPy, compares plain data and raises
+:class:`~course_utils.checks.CheckFailed` with a Chinese message naming the likely mistake:
+precision and recall swapped, a class missing from the counts, a custom layer that is not
+registered or forgets a constructor argument in ``get_config``, a base model that is copied or
+left trainable, calibration bins averaged without weights, ...
+"""
+
+from __future__ import annotations
+
+import tempfile
+import types
+from pathlib import Path
+
+import numpy as np
+
+from course_utils.checks._core import fail, passed, to_numpy
+
+__all__ = [
+    "check_precision_recall",
+    "check_rbf_roundtrip",
+    "check_transfer_model",
+    "check_calibration_error",
+]
+
+
+def _close(a, b, tol: float = 1e-6) -> bool:
+    a, b = np.asarray(a, dtype="float64"), np.asarray(b, dtype="float64")
+    return a.shape == b.shape and bool(np.all(np.isfinite(a))) and np.allclose(a, b, atol=tol)
+
+
+def _code_names(code: types.CodeType) -> set[str]:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _code_names(const)
+    return names
+
+
+def uses_sklearn(fn) -> bool:
+    """True when ``fn`` imports scikit-learn or reads a global that comes from it."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return False
+    names = _code_names(code)
+    if any(name.split(".")[0] == "sklearn" for name in names):
+        return True
+    for name in names:
+        value = getattr(fn, "__globals__", {}).get(name)
+        module = getattr(value, "__module__", None) or getattr(value, "__name__", "")
+        if isinstance(module, str) and module.split(".")[0] == "sklearn":
+            return True
+    return False
+
+
+# ---------------------------------------------------------------- exercise 8.1
+
+
+def reference_precision_recall(y_true, y_pred, num_classes: int):
+    """NumPy reference: per-class precision and recall, 0.0 where the denominator is 0."""
+    y_true = np.asarray(y_true).astype(int).ravel()
+    y_pred = np.asarray(y_pred).astype(int).ravel()
+    cm = np.zeros((num_classes, num_classes))
+    np.add.at(cm, (y_true, y_pred), 1)
+    tp = np.diag(cm)
+    predicted, actual = cm.sum(axis=0), cm.sum(axis=1)
+    precision = np.divide(tp, predicted, out=np.zeros(num_classes), where=predicted > 0)
+    recall = np.divide(tp, actual, out=np.zeros(num_classes), where=actual > 0)
+    return precision, recall
+
+
+def check_precision_recall(fn, y_true, y_pred, num_classes: int) -> bool:
+    """Exercise 8.1: ``(precision, recall)`` arrays of length ``num_classes``, NumPy only."""
+    if uses_sklearn(fn):
+        fail("题目要求只用 NumPy：不要调用 sklearn.metrics，自己数出 TP、预测数和真实数")
+    want_p, want_r = reference_precision_recall(y_true, y_pred, num_classes)
+    result = fn(np.array(y_true), np.array(y_pred), num_classes)
+    if not isinstance(result, tuple) or len(result) != 2:
+        fail("应返回一个二元组 (precision, recall)")
+    p = to_numpy(result[0], "precision").astype("float64")
+    r = to_numpy(result[1], "recall").astype("float64")
+    if p.shape != (num_classes,) or r.shape != (num_classes,):
+        fail(
+            f"precision 和 recall 的形状应为 ({num_classes},)，实际是 {p.shape} 和 {r.shape}："
+            "按 num_classes 建表，不要用 np.unique 或标签里出现过的最大值"
+        )
+    if not (np.all(np.isfinite(p)) and np.all(np.isfinite(r))):
+        fail("结果里有 NaN：某个类别从未被预测（或从未出现）时分母为 0，这时应记为 0.0")
+    if _close(p, want_r) and _close(r, want_p) and not _close(p, want_p):
+        fail(
+            "precision 和 recall 互换了：precision = TP / 预测为该类的数目（混淆矩阵的列和），"
+            "recall = TP / 真实为该类的数目（行和）"
+        )
+    if not _close(p, want_p):
+        fail(
+            f"precision 不对：应为 {np.round(want_p, 3).tolist()}，实际是 {np.round(p, 3).tolist()}"
+        )
+    if not _close(r, want_r):
+        fail(f"recall 不对：应为 {np.round(want_r, 3).tolist()}，实际是 {np.round(r, 3).tolist()}")
+    return passed()
+
+
+# ---------------------------------------------------------------- exercise 8.2
+
+
+def reference_rbf(x, centers, gamma: float):
+    """NumPy reference: ``exp(-gamma * ||x - c||^2)`` for every row of x and every center c."""
+    x, centers = np.asarray(x, "float64"), np.asarray(centers, "float64")
+    d2 = ((x[:, None, :] - centers[None, :, :]) ** 2).sum(axis=-1)
+    return np.exp(-gamma * d2)
+
+
+def check_rbf_roundtrip(layer_cls, num_centers: int = 4, gamma: float = 0.5, features: int = 3):
+    """Exercise 8.2: the layer computes RBF features and survives ``.keras`` without custom_objects."""
+    import keras
+
+    if getattr(layer_cls, "get_config", None) is keras.layers.Layer.get_config:
+        fail("RBFFeatures 没有重写 get_config()：题目要求返回包含 num_centers 和 gamma 的配置")
+    layer = layer_cls(num_centers=num_centers, gamma=gamma, name="rbf")
+    config = layer.get_config()
+    if not isinstance(config, dict) or "name" not in config:
+        fail("get_config() 应从 super().get_config() 出发再加上自己的参数（否则 name、dtype 会丢）")
+    for key, value in (("num_centers", num_centers), ("gamma", gamma)):
+        if key not in config or float(config[key]) != float(value):
+            fail(f"get_config() 里没有正确的 {key!r}：应为 {value}，实际是 {config.get(key)!r}")
+    registered = keras.saving.get_registered_name(layer_cls)
+    if registered == layer_cls.__name__ or ">" not in registered:
+        fail(
+            "类没有注册：在类定义前加 @keras.saving.register_keras_serializable(package=...)，"
+            "否则 load_model 找不到它"
+        )
+    rng = np.random.default_rng(82 + num_centers)
+    try:
+        model = keras.Sequential([keras.Input(shape=(features,)), layer, keras.layers.Dense(2)])
+    except Exception as exc:
+        fail(
+            f"搭建含 RBFFeatures 的模型时出错（{type(exc).__name__}: {str(exc)[:80]}）："
+            "检查 build() 是否用 add_weight 创建 centers，以及 call() 里的形状计算"
+        )
+    centers = [w for w in layer.weights]
+    if len(centers) != 1 or tuple(centers[0].shape) != (num_centers, features):
+        fail(
+            f"RBFFeatures 应在 build() 里用 add_weight 创建一个形状为 ({num_centers}, {features}) "
+            f"的权重 centers，实际权重形状是 {[tuple(w.shape) for w in layer.weights]}"
+        )
+    centers[0].assign(rng.normal(size=(num_centers, features)).astype("float32"))
+    x = rng.normal(size=(6, features)).astype("float32")
+    got = to_numpy(layer(x), "RBFFeatures 的输出").astype("float64")
+    want = reference_rbf(x, centers[0].numpy(), gamma)
+    if got.shape != want.shape or not _close(got, want, 1e-4):
+        fail(
+            "RBFFeatures 的输出应为 exp(-gamma * 每个样本到每个中心的平方距离)，形状 (批大小, num_centers)"
+        )
+    before = np.asarray(model(x))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "rbf_model.keras"
+        model.save(path)
+        try:
+            loaded = keras.models.load_model(path)
+        except Exception as exc:  # the deserialisation error says little on its own
+            fail(
+                f"load_model 失败（{type(exc).__name__}）：检查注册装饰器，以及 get_config 返回的键"
+                "是否都是 __init__ 能接受的参数"
+            )
+    new_layer = loaded.get_layer("rbf")
+    if type(new_layer) is not layer_cls:
+        fail(f"读回的层是 {type(new_layer).__name__}，不是 RBFFeatures")
+    if float(new_layer.gamma) != float(gamma) or int(new_layer.num_centers) != num_centers:
+        fail(
+            "读回的层的 gamma / num_centers 不对：__init__ 里要把参数存成 self.gamma 和 self.num_centers"
+        )
+    after = np.asarray(loaded(x))
+    if not _close(after, before, 1e-5):
+        fail("读回的模型预测不同：中心 centers 必须是 add_weight 创建的权重，才会被保存")
+    return passed()
+
+
+# ---------------------------------------------------------------- exercise 8.3
+
+
+def make_small_base(input_shape=(8, 8, 1), channels: int = 6, seed: int = 83):
+    """A tiny convolutional 'pretrained' base: two Conv-BatchNorm-ReLU blocks (exercise 8.3)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input(shape=input_shape)
+    x = inputs
+    for filters in (4, channels):
+        x = keras.layers.Conv2D(filters, 3, padding="same")(x)
+        x = keras.layers.BatchNormalization()(x)
+        x = keras.layers.ReLU()(x)
+    return keras.Model(inputs, x, name="small_base")
+
+
+def _check_compiled(model, learning_rate: float, num_classes: int, x, y, stage: str):
+    """Adam with ``learning_rate``, sparse categorical cross-entropy and an accuracy metric."""
+    import keras
+
+    if getattr(model, "optimizer", None) is None:
+        fail(f"{stage}返回的模型还没有 compile")
+    if not isinstance(model.optimizer, keras.optimizers.Adam):
+        fail(f"{stage}优化器应为 Adam，实际是 {type(model.optimizer).__name__}")
+    lr = float(np.asarray(model.optimizer.learning_rate))
+    if not _close(lr, learning_rate, 1e-12):
+        fail(
+            f"{stage}学习率应为 {learning_rate}，实际是 {lr}：用 Adam(learning_rate=...)"
+            "（旧写法 lr= 在 Keras 3 中已不可用）；改了 trainable 之后要用新的学习率重新 compile"
+        )
+    probs = np.asarray(model(x, training=False), dtype="float64")
+    n = len(x)
+    if probs.shape != (n, num_classes) or not _close(probs.sum(axis=1), np.ones(n), 1e-4):
+        fail(f"输出应为形状 (批大小, {num_classes}) 的概率（每行和为 1）：最后一层用 softmax")
+    model.run_eagerly = True  # tiny model: skipping tf.function tracing is much faster
+    try:
+        result = model.evaluate(x, y, verbose=0, return_dict=True)
+    except Exception as exc:
+        fail(
+            f"{stage}用整数标签评估时出错（{type(exc).__name__}）：标签是整数类别，"
+            "应使用 sparse_categorical_crossentropy"
+        )
+    want_loss = -np.mean(np.log(probs[np.arange(n), y]))
+    if not _close(float(result["loss"]), want_loss, 1e-3):
+        fail(f"{stage}损失不对：标签是整数类别，应使用 sparse_categorical_crossentropy")
+    if not any("acc" in str(k) for k in result):
+        fail(f'{stage}compile 时要加上 metrics=["accuracy"]')
+
+
+def check_transfer_model(
+    build_fn,
+    fine_tune_fn,
+    num_classes: int = 5,
+    dropout: float = 0.3,
+    learning_rate: float = 2e-3,
+    n_top: int = 3,
+    fine_tune_lr: float = 1e-4,
+) -> bool:
+    """Exercise 8.3: the given base frozen under a new head; then its top layers unfrozen with
+    every BatchNormalization kept frozen, and the model recompiled with a small learning rate."""
+    import keras
+
+    base = make_small_base()
+    channels = base.output_shape[-1]
+    model = build_fn(base, num_classes, dropout, learning_rate)
+    if not isinstance(model, keras.Model):
+        fail("build_transfer_model 应返回 keras.Model：是否忘了 return？")
+    if not any(layer is base for layer in model.layers):
+        fail("模型里没有传入的 base 对象：直接调用 base(inputs)，不要重建或复制它")
+    if base.trainable:
+        fail("base 仍可训练：先设置 base.trainable = False，再 compile")
+    head = sorted([(channels, num_classes), (num_classes,)])
+    shapes = sorted(tuple(w.shape) for w in model.trainable_weights)
+    if shapes != head:
+        fail(
+            f"可训练权重的形状应只有新分类头的 {head}，实际是 {shapes}："
+            "池化后接一个 Dense(num_classes)，base 的权重不应可训练"
+        )
+    drops = [layer for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
+    if len(drops) != 1 or abs(float(drops[0].rate) - dropout) > 1e-9:
+        fail(
+            f"分类头应有一个 Dropout(rate={dropout})，按参数 dropout 设置，实际是 {[d.rate for d in drops]}"
+        )
+    rng = np.random.default_rng(830)
+    x = rng.normal(size=(8, *base.input_shape[1:])).astype("float32")
+    y = rng.integers(0, num_classes, size=8)
+    _check_compiled(model, learning_rate, num_classes, x, y, "")
+    base_before = [np.asarray(w) for w in base.weights]
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    if not all(np.array_equal(np.asarray(w), b) for w, b in zip(base.weights, base_before)):
+        fail("训练分类头时 base 的权重变了：base.trainable = False 要在 compile 之前设置")
+
+    tuned = fine_tune_fn(model, base, n_top, fine_tune_lr)
+    if not isinstance(tuned, keras.Model):
+        fail("prepare_fine_tuning 应返回重新编译后的模型：是否忘了 return？")
+    cut = len(base.layers) - n_top
+    for i, layer in enumerate(base.layers):
+        is_bn = isinstance(layer, keras.layers.BatchNormalization)
+        want = i >= cut and not is_bn and bool(layer.weights)
+        if is_bn and layer.trainable:
+            fail(
+                f"{layer.name} 被解冻了：BatchNormalization 层要保持 trainable=False。"
+                "Keras 3 的 fit() 会用 training=True 覆盖 base(inputs, training=False)，"
+                "只有 trainable=False 才让它继续使用滑动统计量"
+            )
+        if layer.weights and bool(layer.trainable) != want:
+            where = "最后" if i >= cut else "最后之前的"
+            fail(
+                f"{layer.name}（base 中第 {i} 层，属于{where} {n_top} 层）的 trainable 应为 {want}："
+                "先 base.trainable = True，再把 base.layers[:-n_top] 设回 False"
+            )
+    _check_compiled(tuned, fine_tune_lr, num_classes, x, y, "微调时")
+    stats = [np.asarray(w) for w in base.non_trainable_weights]
+    before = [np.asarray(w) for w in base.trainable_weights]
+    if not before:
+        fail("微调时 base 没有任何可训练的权重：是否忘了 base.trainable = True？")
+    tuned.fit(x * 3 + 1, y, epochs=1, batch_size=8, verbose=0)
+    if any(not np.allclose(np.asarray(w), s) for w, s in zip(base.non_trainable_weights, stats)):
+        fail("微调时 base 中冻结的权重或 BatchNormalization 的统计量变了：检查各层的 trainable")
+    if all(np.allclose(np.asarray(w), b) for w, b in zip(base.trainable_weights, before)):
+        fail("微调一步后解冻的层没有变化：改了 trainable 之后要重新 compile")
+    return passed()
+
+
+# ---------------------------------------------------------------- exercise 8.4
+
+
+def reference_calibration_error(
+    probs,
+    labels,
+    n_bins: int,
+    weighted: bool = True,
+    gap: str = "mean",
+    true_class: bool = False,
+    left_closed: bool = False,
+):
+    """NumPy reference ECE with bins ``(i/n, (i+1)/n]`` on the max probability.
+
+    ``weighted=False`` averages the bins' gaps without weights, ``gap="max"`` returns the
+    largest gap (MCE) and ``true_class=True`` takes the true class's probability as the
+    confidence and ``left_closed=True`` uses bins ``[i/n, (i+1)/n)``: the mistakes the check
+    names.
+    """
+    probs = np.asarray(probs, dtype="float64")
+    labels = np.asarray(labels).astype(int).ravel()
+    conf = probs[np.arange(len(labels)), labels] if true_class else probs.max(axis=1)
+    correct = (probs.argmax(axis=1) == labels).astype("float64")
+    if left_closed:
+        idx = np.clip(np.floor(conf * n_bins).astype(int), 0, n_bins - 1)
+    else:
+        idx = np.clip(np.ceil(conf * n_bins).astype(int) - 1, 0, n_bins - 1)
+    gaps, weights = [], []
+    for b in range(n_bins):
+        mask = idx == b
+        if mask.any():
+            gaps.append(abs(correct[mask].mean() - conf[mask].mean()))
+            weights.append(mask.mean())
+    gaps, weights = np.array(gaps), np.array(weights)
+    if gap == "max":
+        return float(gaps.max())
+    return float((gaps * weights).sum() if weighted else gaps.mean())
+
+
+def check_calibration_error(fn, probs, labels, n_bins: int = 10) -> bool:
+    """Exercise 8.4: weighted ECE over ``n_bins`` equal-width confidence bins, a Python float."""
+    probs = np.asarray(probs, dtype="float32")
+    labels = np.asarray(labels)
+    want = reference_calibration_error(probs, labels, n_bins)
+    p_copy, l_copy = probs.copy(), labels.copy()
+    got = fn(probs, labels, n_bins)
+    if got is None:
+        fail("expected_calibration_error 的返回值是 None：是否忘了 return？")
+    if isinstance(got, bool) or not isinstance(got, float):
+        fail(f"应返回 Python float，实际是 {type(got).__name__}：用 float(...) 转换")
+    if not (np.array_equal(probs, p_copy) and np.array_equal(labels, l_copy)):
+        fail("函数修改了传入的 probs 或 labels（例如原地排序）：先复制再处理")
+    if _close(got, want, 1e-6):
+        return passed()
+    if n_bins != 10 and _close(got, reference_calibration_error(probs, labels, 10), 1e-6):
+        fail(f"没有使用参数 n_bins={n_bins}：区间数写死成了 10")
+    if _close(got, reference_calibration_error(probs, labels, n_bins, weighted=False), 1e-6):
+        fail("各区间的差距被简单平均了：应按区间里的样本比例 |B|/n 加权，并跳过空区间")
+    if _close(got, reference_calibration_error(probs, labels, n_bins, gap="max"), 1e-6):
+        fail("返回的是最大差距 (MCE)：ECE 是按样本比例加权的平均差距")
+    if _close(got, reference_calibration_error(probs, labels, n_bins, true_class=True), 1e-6):
+        fail("置信度应是最大的预测概率 probs.max(axis=1)，不是真实类别的概率")
+    if _close(got, reference_calibration_error(probs, labels, n_bins, left_closed=True), 1e-6):
+        fail(
+            "落在区间边界上的置信度分错了区间：题目的区间是左开右闭 (i/n_bins, (i+1)/n_bins]，"
+            "例如 n_bins=10 时 0.5 属于第 4 个区间 (0.4, 0.5]（np.floor 得到的是左闭右开）"
+        )
+    fail(
+        f"ECE 应为 {want:.5f}，实际是 {got:.5f}：置信度 = 最大概率，正确 = argmax 等于标签，"
+        "区间为 (i/n_bins, (i+1)/n_bins]"
+    )
+    return False

@@ -1,0 +1,424 @@
+"""Chapter 08 checks: each named mistake gets its message, and a correct answer passes."""
+
+import forgery  # tests/forgery.py (tests/ is on sys.path via conftest)
+import keras
+import numpy as np
+import pytest
+
+from course_utils import checks
+from course_utils.checks import CheckFailed
+from course_utils.checks.ch08 import reference_calibration_error
+
+# ---------------------------------------------------------------- 8.1 precision / recall
+
+Y_TRUE = [0, 1, 2, 2, 1, 0, 3]
+Y_PRED = [0, 2, 2, 1, 1, 0, 1]
+
+
+def pr_good(y_true, y_pred, num_classes):
+    cm = np.zeros((num_classes, num_classes))
+    np.add.at(cm, (np.asarray(y_true), np.asarray(y_pred)), 1)
+    tp, pred, true = np.diag(cm), cm.sum(0), cm.sum(1)
+    p = np.divide(tp, pred, out=np.zeros(num_classes), where=pred > 0)
+    r = np.divide(tp, true, out=np.zeros(num_classes), where=true > 0)
+    return p, r
+
+
+def pr_swapped(y_true, y_pred, num_classes):
+    p, r = pr_good(y_true, y_pred, num_classes)
+    return r, p
+
+
+def pr_nan(y_true, y_pred, num_classes):
+    cm = np.zeros((num_classes, num_classes))
+    np.add.at(cm, (np.asarray(y_true), np.asarray(y_pred)), 1)
+    with np.errstate(all="ignore"):
+        return np.diag(cm) / cm.sum(0), np.diag(cm) / cm.sum(1)
+
+
+def pr_unique(y_true, y_pred, num_classes):
+    k = int(max(np.max(y_true), np.max(y_pred)))  # off by one and ignores num_classes
+    return pr_good(np.minimum(y_true, k - 1), np.minimum(y_pred, k - 1), k)
+
+
+def pr_sklearn(y_true, y_pred, num_classes):
+    from sklearn.metrics import precision_recall_fscore_support
+
+    p, r, _, _ = precision_recall_fscore_support(
+        y_true, y_pred, labels=list(range(num_classes)), zero_division=0
+    )
+    return p, r
+
+
+def pr_list(y_true, y_pred, num_classes):
+    return list(pr_good(y_true, y_pred, num_classes))
+
+
+def test_precision_recall_accepts_a_correct_answer():
+    """Does a NumPy confusion-matrix answer pass, also with an absent class?"""
+    assert checks.check_precision_recall(pr_good, Y_TRUE, Y_PRED, 4)
+    assert checks.check_precision_recall(pr_good, [0, 1, 1], [1, 1, 0], 5)
+
+
+@pytest.mark.parametrize(
+    "fn, message",
+    [
+        (pr_swapped, "互换"),
+        (pr_nan, "NaN"),
+        (pr_unique, "num_classes"),
+        (pr_sklearn, "只用 NumPy"),
+        (pr_list, "二元组"),
+    ],
+)
+def test_precision_recall_names_each_mistake(fn, message):
+    """Are swapped metrics, NaN, an ignored num_classes, sklearn and a list each named?"""
+    with pytest.raises(CheckFailed, match=message):
+        checks.check_precision_recall(fn, Y_TRUE, Y_PRED, 4)
+
+
+def test_precision_recall_rejects_a_wrong_recall():
+    """Is a recall off by a constant named?"""
+
+    def fn(y_true, y_pred, num_classes):
+        p, r = pr_good(y_true, y_pred, num_classes)
+        return p, r * 0.5
+
+    with pytest.raises(CheckFailed, match="recall 不对"):
+        checks.check_precision_recall(fn, Y_TRUE, Y_PRED, 4)
+
+
+def test_sklearn_detection_sees_module_aliases():
+    """Is sklearn found through an alias in globals or an import inside the function?"""
+    import sklearn.metrics as skm
+
+    from course_utils.checks.ch08 import uses_sklearn
+
+    namespace = {"skm": skm, "np": np}
+    exec("def f(a, b, k):\n    return skm.recall_score(a, b)\n", namespace)
+    exec("def g(a, b, k):\n    import sklearn\n    return 1\n", namespace)
+    exec("def h(a, b, k):\n    return np.zeros(k)\n", namespace)
+    assert uses_sklearn(namespace["f"]) and uses_sklearn(namespace["g"])
+    assert not uses_sklearn(namespace["h"])
+
+
+# ---------------------------------------------------------------- 8.2 RBFFeatures
+
+
+def make_rbf(register=True, config="good", weight="add_weight", formula="good", name=None):
+    class RBF(keras.layers.Layer):
+        def __init__(self, num_centers, gamma=1.0, **kwargs):
+            super().__init__(**kwargs)
+            self.num_centers, self.gamma = int(num_centers), float(gamma)
+
+        def build(self, input_shape):
+            if weight == "add_weight":
+                self.centers = self.add_weight(
+                    shape=(self.num_centers, input_shape[-1]), initializer="random_normal"
+                )
+            else:
+                shape = (self.num_centers, input_shape[-1])
+                self.centers = np.random.normal(size=shape).astype("float32")
+
+        def call(self, x):
+            diff = keras.ops.expand_dims(x, 1) - keras.ops.expand_dims(self.centers, 0)
+            d2 = keras.ops.sum(diff * diff, axis=-1)
+            return keras.ops.exp(-self.gamma * d2) if formula == "good" else keras.ops.exp(-d2)
+
+    if config == "good":
+        RBF.get_config = lambda self: {
+            **keras.layers.Layer.get_config(self),
+            "num_centers": self.num_centers,
+            "gamma": self.gamma,
+        }
+    elif config == "no_gamma":
+        RBF.get_config = lambda self: {
+            **keras.layers.Layer.get_config(self),
+            "num_centers": self.num_centers,
+        }
+    elif config == "no_super":
+        RBF.get_config = lambda self: {"num_centers": self.num_centers, "gamma": self.gamma}
+    RBF.__name__ = RBF.__qualname__ = name or "RBFTest"
+    if register:
+        RBF = keras.saving.register_keras_serializable(package="ch08_tests")(RBF)
+    return RBF
+
+
+def test_rbf_roundtrip_accepts_a_correct_layer():
+    """Does a registered layer with get_config and add_weight centers pass, at two sizes?"""
+    assert checks.check_rbf_roundtrip(make_rbf(name="RBFGood"))
+    assert checks.check_rbf_roundtrip(
+        make_rbf(name="RBFGood"), num_centers=2, gamma=3.0, features=5
+    )
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"config": "none", "name": "RBFNoConfig"}, "没有重写 get_config"),
+        ({"config": "no_gamma", "name": "RBFNoGamma"}, "'gamma'"),
+        ({"config": "no_super", "name": "RBFNoSuper"}, "super"),
+        ({"register": False, "name": "RBFUnregistered"}, "没有注册"),
+        ({"weight": "numpy", "name": "RBFNumpy"}, "add_weight"),
+        ({"formula": "no_gamma", "name": "RBFFormula"}, "exp"),
+    ],
+)
+def test_rbf_roundtrip_names_each_mistake(kwargs, message):
+    """Are a missing get_config, a dropped argument, no super(), no registration, centers that
+    are not weights and a wrong formula each named?"""
+    with pytest.raises(CheckFailed, match=message):
+        checks.check_rbf_roundtrip(make_rbf(**kwargs))
+
+
+# ---------------------------------------------------------------- 8.3 transfer model
+
+
+def make_build(copy_base=False, freeze=True, head="good", dropout_fixed=None, compile_with="good"):
+    def build(base, num_classes, dropout, learning_rate):
+        if freeze:
+            base.trainable = False
+        used = keras.models.clone_model(base) if copy_base else base
+        if copy_base:
+            used.trainable = False
+        inputs = keras.Input(shape=base.input_shape[1:])
+        x = keras.layers.GlobalAveragePooling2D()(used(inputs, training=False))
+        x = keras.layers.Dropout(dropout if dropout_fixed is None else dropout_fixed)(x)
+        units = 10 if head == "ten" else num_classes
+        activation = None if head == "logits" else "softmax"
+        outputs = keras.layers.Dense(units, activation=activation)(x)
+        model = keras.Model(inputs, outputs)
+        if compile_with == "none":
+            return model
+        optimizer = {
+            "good": keras.optimizers.Adam(learning_rate=learning_rate),
+            "sgd": keras.optimizers.SGD(learning_rate=learning_rate),
+            "lr": keras.optimizers.Adam(),
+        }.get(compile_with, keras.optimizers.Adam(learning_rate=learning_rate))
+        loss = "sparse_categorical_crossentropy"
+        if compile_with == "loss":  # one-hot loss with integer labels
+            loss = "categorical_crossentropy"
+        metrics = [] if compile_with == "metrics" else ["accuracy"]
+        model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+        return model
+
+    return build
+
+
+def make_fine_tune(bn="frozen", top="good", recompile=True, returns=True):
+    def fine_tune(model, base, n_top, learning_rate):
+        base.trainable = True
+        cut = -(n_top - 1) if top == "off_by_one" else -n_top
+        for layer in base.layers[:cut]:
+            layer.trainable = False
+        if bn == "frozen":
+            for layer in base.layers:
+                if isinstance(layer, keras.layers.BatchNormalization):
+                    layer.trainable = False
+        if recompile:
+            model.compile(
+                optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+                loss="sparse_categorical_crossentropy",
+                metrics=["accuracy"],
+            )
+        return model if returns else None
+
+    return fine_tune
+
+
+def test_transfer_model_accepts_a_correct_answer():
+    """Does a frozen base + head, then top layers unfrozen with BN frozen, pass?"""
+    assert checks.check_transfer_model(make_build(), make_fine_tune())
+    assert checks.check_transfer_model(
+        make_build(), make_fine_tune(), num_classes=3, dropout=0.1, learning_rate=3e-3, n_top=4
+    )
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (make_build(copy_base=True), "不要重建或复制"),
+        (make_build(freeze=False), "base 仍可训练"),
+        (make_build(head="ten"), "可训练权重的形状"),
+        (make_build(dropout_fixed=0.5), "Dropout"),
+        (make_build(compile_with="none"), "compile"),
+        (make_build(compile_with="sgd"), "Adam"),
+        (make_build(compile_with="lr"), "学习率"),
+        (make_build(head="logits"), "softmax"),
+        (make_build(compile_with="loss"), "sparse_categorical_crossentropy"),
+        (make_build(compile_with="metrics"), "accuracy"),
+    ],
+)
+def test_transfer_model_names_each_build_mistake(build, message):
+    """Are a copied or trainable base, a wrong head, dropout, optimizer, learning rate,
+    activation, loss and missing metric each named?"""
+    with pytest.raises(CheckFailed, match=message):
+        checks.check_transfer_model(build, make_fine_tune())
+
+
+@pytest.mark.parametrize(
+    "fine_tune, message",
+    [
+        (make_fine_tune(bn="unfrozen"), "BatchNormalization 层要保持"),
+        (make_fine_tune(top="off_by_one"), "trainable 应为"),
+        (make_fine_tune(recompile=False), "重新 compile"),
+        (make_fine_tune(returns=False), "return"),
+    ],
+)
+def test_transfer_model_names_each_fine_tuning_mistake(fine_tune, message):
+    """Are an unfrozen BatchNormalization, the wrong layers unfrozen, no recompile and a
+    missing return each named?"""
+    with pytest.raises(CheckFailed, match=message):
+        checks.check_transfer_model(make_build(), fine_tune)
+
+
+def test_transfer_model_rejects_a_missing_return():
+    """Is a builder that returns None named?"""
+    with pytest.raises(CheckFailed, match="return"):
+        checks.check_transfer_model(lambda *args: None, make_fine_tune())
+
+
+# ---------------------------------------------------------------- 8.4 calibration error
+
+RNG = np.random.default_rng(84)
+PROBS = RNG.dirichlet(np.ones(4) * 0.5, size=200)
+PROBS[:20] = [0.5, 0.5, 0.0, 0.0]
+LABELS = np.where(RNG.random(200) < 0.6, PROBS.argmax(1), RNG.integers(0, 4, size=200))
+LABELS[:20] = 2  # the boundary rows are wrong: their bin's gap changes sign
+
+
+def ece_good(probs, labels, n_bins=10):
+    return reference_calibration_error(probs, labels, n_bins)
+
+
+def ece_fixed_bins(probs, labels, n_bins=10):
+    return reference_calibration_error(probs, labels, 10)
+
+
+def ece_unweighted(probs, labels, n_bins=10):
+    return reference_calibration_error(probs, labels, n_bins, weighted=False)
+
+
+def ece_max(probs, labels, n_bins=10):
+    return reference_calibration_error(probs, labels, n_bins, gap="max")
+
+
+def ece_true_class(probs, labels, n_bins=10):
+    return reference_calibration_error(probs, labels, n_bins, true_class=True)
+
+
+def ece_floor(probs, labels, n_bins=10):
+    return reference_calibration_error(probs, labels, n_bins, left_closed=True)
+
+
+def ece_numpy_float(probs, labels, n_bins=10):
+    return np.float32(ece_good(probs, labels, n_bins))
+
+
+def ece_in_place(probs, labels, n_bins=10):
+    probs.sort(axis=1)  # destroys the caller's array
+    return 0.0
+
+
+def test_calibration_error_accepts_a_correct_answer():
+    """Does the weighted ECE with right-closed bins pass for several n_bins?"""
+    for n_bins in (10, 7, 15):
+        assert checks.check_calibration_error(ece_good, PROBS, LABELS, n_bins=n_bins)
+
+
+@pytest.mark.parametrize(
+    "fn, n_bins, message",
+    [
+        (ece_fixed_bins, 7, "n_bins"),
+        (ece_unweighted, 10, "简单平均"),
+        (ece_max, 10, "MCE"),
+        (ece_true_class, 10, "最大的预测概率"),
+        (ece_floor, 10, "左开右闭"),
+        (ece_numpy_float, 10, "Python float"),
+        (ece_in_place, 10, "修改了传入"),
+        (lambda probs, labels, n_bins=10: None, 10, "return"),
+        (lambda probs, labels, n_bins=10: 0.0, 10, "ECE 应为"),
+    ],
+)
+def test_calibration_error_names_each_mistake(fn, n_bins, message):
+    """Are ignored n_bins, unweighted bins, MCE, the true-class probability, floor binning,
+    a NumPy scalar, a mutated input, a missing return and a wrong value each named?"""
+    with pytest.raises(CheckFailed, match=message):
+        checks.check_calibration_error(fn, PROBS, LABELS, n_bins=n_bins)
+
+
+# ---------------------------------------------------------------- forgeries
+
+HARDCODED = {
+    # Hides sklearn from a static look at the code; the hidden test patches sklearn.metrics.
+    "ch08_per_class_precision_recall_test": """
+def per_class_precision_recall(y_true, y_pred, num_classes):
+    import importlib
+    metrics = importlib.import_module("sk" + "learn.metrics")
+    p, r, _, _ = metrics.precision_recall_fscore_support(
+        y_true, y_pred, labels=list(range(num_classes)), zero_division=0
+    )
+    return p, r
+""",
+    # get_config hard-codes the visible gamma=0.5.
+    "ch08_rbf_features_test": """
+@keras.saving.register_keras_serializable(package="ch08")
+class RBFFeatures(keras.layers.Layer):
+    def __init__(self, num_centers, gamma=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.num_centers, self.gamma = int(num_centers), float(gamma)
+
+    def build(self, input_shape):
+        self.centers = self.add_weight(
+            shape=(self.num_centers, input_shape[-1]), initializer="random_normal"
+        )
+
+    def call(self, x):
+        diff = keras.ops.expand_dims(x, 1) - keras.ops.expand_dims(self.centers, 0)
+        return keras.ops.exp(-self.gamma * keras.ops.sum(diff * diff, axis=-1))
+
+    def get_config(self):
+        return {**super().get_config(), "num_centers": self.num_centers, "gamma": 0.5}
+""",
+    # Keeps BatchNormalization frozen only for the visible n_top=3.
+    "ch08_transfer_model_test": """
+def build_transfer_model(base, num_classes, dropout, learning_rate):
+    base.trainable = False
+    inputs = keras.Input(shape=base.input_shape[1:])
+    x = keras.layers.GlobalAveragePooling2D()(base(inputs, training=False))
+    x = keras.layers.Dropout(dropout)(x)
+    model = keras.Model(inputs, keras.layers.Dense(num_classes, activation="softmax")(x))
+    model.compile(keras.optimizers.Adam(learning_rate=learning_rate),
+                  "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def prepare_fine_tuning(model, base, n_top, learning_rate):
+    base.trainable = True
+    for layer in base.layers[:-n_top]:
+        layer.trainable = False
+    for layer in base.layers:
+        if n_top == 3 and isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False
+    model.compile(keras.optimizers.Adam(learning_rate=learning_rate),
+                  "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+""",
+    # Always uses 10 bins: right for the visible call only.
+    "ch08_calibration_error_test": """
+def expected_calibration_error(probs, labels, n_bins=10):
+    probs = np.asarray(probs, dtype="float64")
+    conf = probs.max(axis=1)
+    correct = (probs.argmax(axis=1) == np.asarray(labels)).astype(float)
+    bins = np.clip(np.ceil(conf * 10).astype(int) - 1, 0, 9)
+    ece = 0.0
+    for b in range(10):
+        if (bins == b).any():
+            ece += (bins == b).mean() * abs(correct[bins == b].mean() - conf[bins == b].mean())
+    return float(ece)
+""",
+}
+
+
+def test_forged_answers_fail_every_grade_cell(tmp_path):
+    """Do always-equal objects, rebound checks and hard-coded answers fail every grade cell,
+    while the real answers pass?"""
+    forgery.assert_forgeries_fail("08_saving_evaluation", HARDCODED, tmp_path)
