@@ -62,6 +62,12 @@ def check_shape(value: Any, expected: tuple, name: str = "结果") -> bool:
     return True
 
 
+def all_close(a: Any, b: Any, atol: float = 1e-4, rtol: float = 1e-5) -> bool:
+    """True when ``a`` and ``b`` have the same shape, ``a`` is finite and they agree within tolerance."""
+    a, b = np.asarray(a, dtype="float64"), np.asarray(b, dtype="float64")
+    return a.shape == b.shape and bool(np.all(np.isfinite(a))) and np.allclose(a, b, rtol, atol)
+
+
 def check_close(
     actual: Any,
     expected: Any,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_utils.checks._core import fail, passed, to_numpy
+from course_utils.checks._core import all_close, fail, passed, to_numpy
 
 __all__ = [
     "check_evaluate_loop",
@@ -23,8 +23,7 @@ __all__ = [
 
 
 def _close(a, b, tol: float = 1e-4) -> bool:
-    a, b = np.asarray(a, dtype="float64"), np.asarray(b, dtype="float64")
-    return a.shape == b.shape and bool(np.all(np.isfinite(a))) and np.allclose(a, b, atol=tol)
+    return all_close(a, b, atol=tol)
 
 
 def _python_float(value, name: str) -> float:
