@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Debian packages the course uses: graphviz (keras.utils.plot_model) and dataset-fashion-mnist
-# (the full dataset, offline). Installs them when apt is usable as root; otherwise says what to
+# Debian packages the course uses: graphviz (keras.utils.plot_model), dataset-fashion-mnist
+# (the full dataset, offline), bubblewrap (the autograder's per-kernel sandbox), chromium (the
+# browser test drives JupyterLab in it) and postgresql (the sharded-gradebook test's server). Installs them when apt is usable as root; otherwise says what to
 # run. Never fails the build: the course still runs on the subset shipped in data/.
 set -u
-pkgs=(graphviz dataset-fashion-mnist)
+pkgs=(graphviz dataset-fashion-mnist bubblewrap chromium postgresql)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
