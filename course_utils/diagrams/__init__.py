@@ -1,0 +1,1 @@
+"""Diagrams drawn with matplotlib for the chapter notebooks (one module per chapter)."""
