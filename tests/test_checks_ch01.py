@@ -1,5 +1,6 @@
 """Chapter 01 checks: each named mistake gets its message, and a correct answer passes."""
 
+import forgery  # tests/forgery.py (tests/ is on sys.path via conftest)
 import keras
 import numpy as np
 import pytest
@@ -70,10 +71,15 @@ def freeze(model):
 
 
 def classifier():
-    return keras.Sequential([keras.Input(shape=(4,)), layers.Dense(3, activation="softmax")])
+    """Three classes; the i-th one-hot input is predicted as class i (as in the grade cell)."""
+    model = keras.Sequential([keras.Input(shape=(3,)), layers.Dense(3, activation="softmax")])
+    model.set_weights([5.0 * np.eye(3, dtype="float32"), np.zeros(3, dtype="float32")])
+    return model
 
 
-X4 = np.random.default_rng(1).normal(size=(6, 4)).astype("float32")
+X3 = np.tile(np.eye(3, dtype="float32"), (2, 1))  # predicted 0, 1, 2, 0, 1, 2
+Y3 = np.array([0, 1, 2, 1, 1, 0])
+RECALL3 = np.array([0.5, 2 / 3, 1.0])
 
 
 def fails_with(phrase, check, *args, **kwargs):
@@ -224,6 +230,16 @@ def test_probability_model_new_weights():
     fails_with("共享", checks.check_probability_model, prob_model=prob, logits_model=base, x=X5)
 
 
+def test_probability_model_extra_dense():
+    """Is a new (identity) Dense layer after the shared model reported, though its outputs match?"""
+    base = logits_model()
+    extra = layers.Dense(4, kernel_initializer="identity")
+    prob = keras.Sequential([base, extra, layers.Softmax()])
+    fails_with(
+        "不要新建 Dense", checks.check_probability_model, prob_model=prob, logits_model=base, x=X5
+    )
+
+
 def test_probability_model_double_softmax():
     """Is softmax applied twice reported?"""
     base = logits_model()
@@ -320,58 +336,125 @@ def test_freeze_float_counts():
 # Exercise 1.5 -------------------------------------------------------------------------------
 
 
-def test_predicted_classes_correct_passes():
-    """Does argmax over axis 1 pass?"""
-    model = classifier()
-    result = np.argmax(model.predict(X4, verbose=0), axis=1)
-    assert checks.check_predicted_classes(result=result, model=model, x=X4)
-
-
-def test_predicted_classes_probabilities():
-    """Is returning the probability matrix reported?"""
-    model = classifier()
-    fails_with(
-        "概率矩阵",
-        checks.check_predicted_classes,
-        result=model.predict(X4, verbose=0),
-        model=model,
-        x=X4,
+def check_per_class(result, y=Y3, num_classes=3):
+    return checks.check_per_class_accuracy(
+        result=result, model=classifier(), x=X3, y=y, num_classes=num_classes
     )
 
 
-def test_predicted_classes_no_axis():
-    """Is argmax without axis reported?"""
-    model = classifier()
-    fails_with(
-        "axis=1",
-        checks.check_predicted_classes,
-        result=np.argmax(model.predict(X4, verbose=0)),
-        model=model,
-        x=X4,
+def test_per_class_correct_passes():
+    """Does the accuracy within each true class pass, with nan for an absent class?"""
+    assert check_per_class(RECALL3)
+    assert check_per_class(np.array([0.5, 2 / 3, 1.0, np.nan]), num_classes=4)
+    y = np.array([0, 1, 1, 1, 1, 0])  # class 2 absent from y
+    assert check_per_class(np.array([0.5, 0.5, np.nan]), y=y)
+
+
+@pytest.mark.parametrize(
+    "result, y, num_classes, message",
+    [
+        (None, Y3, 3, "忘了 return"),
+        # The overall accuracy, one number.
+        (np.float64(4 / 6), Y3, 3, "总精度"),
+        # Dividing the hits of each class by len(y) instead of by the class count.
+        (np.array([1 / 6, 2 / 6, 1 / 6]), Y3, 3, "(y == c).sum()"),
+        # Grouping by the predicted class: precision, not per-class accuracy.
+        (np.array([0.5, 1.0, 0.5]), Y3, 3, "精确率 (precision)"),
+        # Only the classes present in y (np.unique), so the absent class has no slot.
+        (RECALL3, Y3, 4, "np.nan"),
+        # 0 instead of nan for a class that y does not contain.
+        (np.array([0.5, 2 / 3, 1.0, 0.0]), Y3, 4, "不是 0"),
+        # A probability matrix instead of one number per class.
+        (np.eye(3), Y3, 3, "一维数组"),
+        (np.array([0.5, 0.5, 1.0]), Y3, 3, "类别 [1]"),
+        # A Python list, not the NumPy array the task asks for.
+        ([0.5, 2 / 3, 1.0], Y3, 3, "np.ndarray"),
+        # Integer counts of hits instead of fractions.
+        (np.array([1, 2, 1]), Y3, 3, "浮点数"),
+    ],
+    ids=[
+        "none",
+        "overall-accuracy",
+        "divided-by-total",
+        "precision",
+        "present-classes-only",
+        "zero-for-absent",
+        "matrix",
+        "wrong-value",
+        "list",
+        "int-counts",
+    ],
+)
+def test_per_class_names_each_mistake(result, y, num_classes, message):
+    """Is each named wrong answer to exercise 1.5 rejected with its own hint?"""
+    fails_with(message, check_per_class, result, y=y, num_classes=num_classes)
+
+
+def test_per_class_computes_expected_from_the_model():
+    """Does the check compute the truth from model.predict itself (a wrong model's answer fails)?"""
+    flipped = keras.Sequential([keras.Input(shape=(3,)), layers.Dense(3, activation="softmax")])
+    flipped.set_weights([5.0 * np.eye(3, dtype="float32")[::-1], np.zeros(3, dtype="float32")])
+    with pytest.raises(CheckFailed):
+        checks.check_per_class_accuracy(result=RECALL3, model=flipped, x=X3, y=Y3, num_classes=3)
+
+
+# Forged answers against every grade cell ------------------------------------------------------
+
+HARDCODED = {
+    # Ignores the name argument: always the visible default "mlp".
+    "ch01_build_mlp_test": """
+def build_mlp(input_shape, hidden_units, num_classes, name="mlp"):
+    return keras.Sequential(
+        [
+            keras.Input(shape=input_shape),
+            keras.layers.Flatten(),
+            keras.layers.Dense(hidden_units, activation="relu"),
+            keras.layers.Dense(num_classes, activation="softmax"),
+        ],
+        name="mlp",
     )
-
-
-def test_predicted_classes_wrong_axis():
-    """Is argmax over axis 0 reported?"""
-    model = classifier()
-    fails_with(
-        "axis=1",
-        checks.check_predicted_classes,
-        result=np.argmax(model.predict(X4, verbose=0), axis=0),
-        model=model,
-        x=X4,
+""",
+    # The right convolutional part, but the visible 10 classes hard-coded.
+    "ch01_conv_classifier_test": """
+def build_conv_classifier(num_classes):
+    model = keras.Sequential([keras.Input(shape=(64, 64, 3))])
+    for filters in (16, 32):
+        model.add(keras.layers.Conv2D(filters, 3, activation="relu"))
+        model.add(keras.layers.MaxPooling2D(2))
+    model.add(keras.layers.Conv2D(32, 3, activation="relu"))
+    model.add(keras.layers.Conv2D(64, 3, activation="relu"))
+    model.add(keras.layers.MaxPooling2D(2))
+    model.add(keras.layers.GlobalMaxPooling2D())
+    model.add(keras.layers.Dense(10, activation="softmax"))
+    return model
+""",
+    # Right for the visible 4-logit model only; other models get no Softmax.
+    "ch01_probability_model_test": """
+def make_probability_model(logits_model):
+    if logits_model.output_shape[-1] == 4:
+        return keras.Sequential([logits_model, keras.layers.Softmax()])
+    return keras.Sequential([logits_model])
+""",
+    # Freezes correctly, then returns the visible model's counts.
+    "ch01_freeze_except_last_test": """
+def freeze_except_last(model):
+    for layer in model.layers[:-1]:
+        layer.trainable = False
+    return 27, 88
+""",
+    # Right wherever every class occurs (the visible case), 0 instead of nan for absent ones.
+    "ch01_per_class_accuracy_test": """
+def per_class_accuracy(model, x, y, num_classes):
+    y = np.asarray(y).reshape(-1)
+    predicted = np.argmax(model.predict(x, verbose=0), axis=1)
+    return np.array(
+        [np.mean(predicted[y == c] == c) if np.any(y == c) else 0.0 for c in range(num_classes)]
     )
+""",
+}
 
 
-def test_predicted_classes_float():
-    """Are float class ids reported?"""
-    model = classifier()
-    result = np.argmax(model.predict(X4, verbose=0), axis=1).astype("float32")
-    fails_with("整数", checks.check_predicted_classes, result=result, model=model, x=X4)
-
-
-def test_predicted_classes_wrong_values():
-    """Are wrong class ids reported?"""
-    model = classifier()
-    result = (np.argmax(model.predict(X4, verbose=0), axis=1) + 1) % 3
-    fails_with("类别不对", checks.check_predicted_classes, result=result, model=model, x=X4)
+def test_forged_answers_fail_every_grade_cell(tmp_path):
+    """Do always-equal stubs, rebound checks and hard-coded answers fail, and the real answers
+    pass, every chapter 01 grade cell run with only Setup and its own answer cells?"""
+    forgery.assert_forgeries_fail("01_sequential", HARDCODED, tmp_path)

@@ -1,4 +1,4 @@
-"""Checks for chapter 01 exercises (Sequential models, Softmax, trainable weights, predict).
+"""Checks for chapter 01 exercises (Sequential models, Softmax, trainable weights, per-class accuracy).
 
 Each check takes the student's result (and what it was made from) as explicit arguments,
 raises :class:`~course_utils.checks.CheckFailed` with a short Chinese message naming the likely
@@ -16,7 +16,7 @@ __all__ = [
     "check_conv_classifier",
     "check_probability_model",
     "check_freeze_except_last",
-    "check_predicted_classes",
+    "check_per_class_accuracy",
 ]
 
 
@@ -145,6 +145,8 @@ def check_probability_model(prob_model, logits_model, x) -> bool:
     prob_ids = {id(v) for v in prob_model.weights}
     if not logit_ids <= prob_ids:
         fail("概率模型应复用传入的 logits_model（共享同一组权重），不要新建 Dense 层")
+    if prob_ids - logit_ids:
+        fail("概率模型多出了 logits_model 以外的权重：只在后面接一个 Softmax 层，不要新建 Dense 层")
     x = np.asarray(x, dtype="float32")
     logits = to_numpy(logits_model(x), "logits_model(x)").astype("float64")
     probs = to_numpy(prob_model(x), "prob_model(x)").astype("float64")
@@ -195,26 +197,61 @@ def check_freeze_except_last(model, result) -> bool:
     return False  # unreachable: fail() raises
 
 
-def check_predicted_classes(result, model, x) -> bool:
-    """Exercise 1.5: ``result`` holds one integer class id per row of ``x`` (argmax of predict)."""
-    x = np.asarray(x)
-    probs = np.asarray(model.predict(x, verbose=0))
-    expected = np.argmax(probs, axis=1)
-    classes = to_numpy(result, "predict_classes 的返回值")
-    if classes.ndim == 2:
+def check_per_class_accuracy(result, model, x, y, num_classes: int) -> bool:
+    """Exercise 1.5: ``result[c]`` is the accuracy on the samples whose true label is ``c``.
+
+    The expected values are computed here from ``model.predict(x)``, ``y`` and plain NumPy; a
+    class absent from ``y`` must be ``nan``.
+    """
+    num_classes = int(num_classes)
+    y = np.asarray(y).reshape(-1).astype("int64")
+    predicted = np.argmax(np.asarray(model.predict(np.asarray(x), verbose=0)), axis=1)
+    present = np.array([bool(np.any(y == c)) for c in range(num_classes)])
+    expected = np.array(
+        [np.mean(predicted[y == c] == c) if present[c] else np.nan for c in range(num_classes)]
+    )
+    values = to_numpy(result, "per_class_accuracy 的返回值")
+    if values.ndim == 0:
+        fail("返回的是一个数：这是总精度吗？应对每个类别各算一个精度，返回一维数组")
+    if values.ndim != 1:
+        fail(f"应返回一维数组（每个类别一个数），实际形状是 {values.shape}")
+    if len(values) != num_classes:
+        if len(values) == int(present.sum()):
+            fail(
+                f"长度应为 num_classes = {num_classes}，实际是 {len(values)}："
+                "y 里没有出现的类别也要占一个位置（填 np.nan）"
+            )
+        fail(f"长度应为 num_classes = {num_classes}，实际是 {len(values)}")
+    if not isinstance(result, np.ndarray):
         fail(
-            f"返回的是概率矩阵 {classes.shape}，应返回每个样本的类别编号：用 np.argmax(..., axis=1)"
+            f"应返回 NumPy 数组 (np.ndarray)，实际是 {type(result).__name__}：用 np.array(...) 转换"
         )
-    if classes.ndim == 0:
-        fail("返回的是一个数：np.argmax 忘了 axis=1，应对每个样本各取一个类别")
-    if classes.shape != expected.shape:
+    if not np.issubdtype(values.dtype, np.floating):
+        fail(f"元素应为浮点数 (float)，实际 dtype 是 {values.dtype}")
+    values = values.astype("float64")
+    if not np.allclose(values[present], expected[present], atol=1e-6):
+        counts = np.bincount(y[(y >= 0) & (y < num_classes)], minlength=num_classes)
+        by_total = np.array([np.sum((predicted == c) & (y == c)) for c in range(num_classes)])
+        by_total = by_total / max(len(y), 1)
+        precision = np.array(
+            [
+                np.mean(y[predicted == c] == c) if np.any(predicted == c) else np.nan
+                for c in range(num_classes)
+            ]
+        )
+        if np.allclose(values[present], by_total[present], atol=1e-6):
+            fail("分母应是该类别的样本数 (y == c).sum()，而不是全部样本数 len(y)")
+        if np.allclose(values[present], precision[present], atol=1e-6, equal_nan=True):
+            fail(
+                "算成了精确率 (precision)：应按真实类别 y == c 挑出样本，"
+                "再看其中预测对了多少，而不是按预测类别分组"
+            )
+        wrong = [int(c) for c in np.flatnonzero(present) if not np.isclose(values[c], expected[c])]
         fail(
-            f"形状应为 {expected.shape}（每个样本一个类别），实际是 {classes.shape}："
-            "argmax 是否沿了错误的轴？应为 axis=1"
+            f"类别 {wrong} 的精度不对：应为 model.predict(x) 取 argmax(axis=1) 后，"
+            f"在 y == c 的 {[int(counts[c]) for c in wrong]} 个样本里预测为 c 的比例"
         )
-    if not np.issubdtype(classes.dtype, np.integer):
-        fail(f"类别编号应为整数，实际 dtype 是 {classes.dtype}：不要转成 float")
-    if not np.array_equal(classes, expected):
-        wrong = int(np.sum(classes != expected))
-        fail(f"有 {wrong} 个样本的类别不对：应取 model.predict(x) 每行最大概率的位置")
-    return passed(f"{len(classes)} 个样本的类别编号全部正确")
+    if not np.all(np.isnan(values[~present])):
+        missing = [int(c) for c in np.flatnonzero(~present)]
+        fail(f"类别 {missing} 在 y 中没有出现，对应的元素应为 np.nan（不是 0：0 表示全错）")
+    return passed(f"{num_classes} 个类别的精度全部正确")
