@@ -10,7 +10,7 @@ import nbformat
 import pytest
 from nbexec import REPO, chapter_notebooks
 
-SECOND_EDITION = {"00", "01"}
+SECOND_EDITION = {"00", "01", "02"}
 STANDARD = [p for p in chapter_notebooks() if int(p.stem[:2]) >= 3 or p.stem[:2] in SECOND_EDITION]
 
 

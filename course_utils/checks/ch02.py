@@ -2,7 +2,9 @@
 
 Each check takes the student's answer and explicit arguments, compares plain data and raises
 :class:`~course_utils.checks.CheckFailed` with a short Chinese message naming the likely mistake.
-``toy_functional_model`` builds the small models the grade cells test answers on.
+``toy_functional_model`` builds the small models the grade cells test answers on, and
+``layer_graph`` turns a model's wiring into plain data (which layer feeds which), so the checks
+test the topology of an answer, not only its output shapes.
 """
 
 from __future__ import annotations
@@ -13,16 +15,15 @@ from course_utils.checks._core import fail, passed, to_numpy
 
 __all__ = [
     "check_data_in_model_order",
-    "check_difficulty_head",
+    "check_dense_residual_block",
+    "check_frozen_head",
     "check_layer_output_shapes",
-    "check_ticket_losses",
-    "check_ticket_model",
+    "check_losses_for_targets",
+    "expected_loss_for",
+    "layer_graph",
     "toy_data_for",
     "toy_functional_model",
 ]
-
-TICKET_INPUTS = ("title", "text_body", "tags")
-TICKET_OUTPUTS = ("priority", "department")
 
 
 def _is_model(value) -> bool:
@@ -56,22 +57,78 @@ def _as_list(outputs) -> list:
     return [outputs]
 
 
-def _check_names(actual: list[str], expected: list[str], kind: str, hint: str) -> None:
-    if actual == expected:
-        return
-    if sorted(actual) == sorted(expected):
-        fail(f"{kind}的顺序不对：应依次是 {expected}，实际是 {actual}。{hint}")
-    fail(f"{kind}的名字应依次是 {expected}，实际是 {actual}。{hint}")
+def _history_names(value) -> list[str]:
+    """Names of the layers whose output tensors appear in one serialized call's arguments."""
+    if isinstance(value, dict):
+        history = value.get("config", {}).get("keras_history") if "config" in value else None
+        if history is None:
+            history = value.get("keras_history")
+        if history is not None:
+            return [str(history[0])]
+        return [n for v in value.values() for n in _history_names(v)]
+    if isinstance(value, (list, tuple)):
+        return [n for v in value for n in _history_names(v)]
+    return []
+
+
+def layer_graph(model) -> dict[str, dict]:
+    """A functional model's wiring as plain data, read from ``model.get_config()``.
+
+    Returns ``{layer name: {"class", "activation", "units", "use_bias", "calls"}}`` in the
+    config's (topological) order, where ``calls`` has one list per call of the layer naming the
+    layers whose outputs it received (a shared layer has several calls; an input layer none).
+    Operations such as ``keras.ops.add`` appear as the layers Keras stores them as (``Add``).
+    Used by the chapter 02 checks and diagrams.
+    """
+    config = model.get_config()
+    entries = config["layers"]
+    chain = all("inbound_nodes" not in e for e in entries)  # a Sequential model's config
+    graph = {}
+    previous = None
+    for entry in entries:
+        cfg = entry.get("config", {}) or {}
+        name = str(entry.get("name") or cfg["name"])
+        activation = cfg.get("activation")
+        if entry.get("class_name") == "ReLU":
+            activation = "relu"
+        if chain:
+            calls = [[previous]] if previous else []
+        else:
+            calls = [_history_names(node) for node in entry.get("inbound_nodes", [])]
+        graph[name] = {
+            "class": str(entry.get("class_name")),
+            "activation": activation if isinstance(activation, str) else None,
+            "units": cfg.get("units"),
+            "use_bias": cfg.get("use_bias"),
+            "calls": calls,
+        }
+        previous = name
+    return graph
+
+
+def _graph_or_fail(model) -> dict[str, dict]:
+    try:
+        return layer_graph(model)
+    except Exception as exc:
+        fail(
+            f"读不出模型的连接 (get_config 失败：{type(exc).__name__})：只用 keras.layers 里的层搭建。"
+        )
+    raise AssertionError("unreachable")
 
 
 def toy_functional_model(
-    input_dims: dict, output_units: dict, hidden_units: int = 8, seed: int = 0
+    input_dims: dict,
+    output_units: dict,
+    hidden_units: int = 8,
+    seed: int = 0,
+    hidden_names: tuple[str, ...] = ("features",),
 ):
     """A small functional model for grading chapter 02 exercises.
 
-    Inputs are named and ordered as ``input_dims`` (name -> width); they are concatenated and
-    fed to a ReLU ``Dense`` layer named ``"features"``; each output is a linear ``Dense`` named
-    as in ``output_units`` (name -> units). Weights are seeded, so the model is deterministic.
+    Inputs are named and ordered as ``input_dims`` (name -> width); they are concatenated (layer
+    ``"concat"``) and fed through ReLU ``Dense`` layers named as in ``hidden_names`` (by default
+    one, ``"features"``); each output is a linear ``Dense`` on the last of them, named as in
+    ``output_units`` (name -> units). Weights are seeded, so the model is deterministic.
     """
     import keras
     from keras import layers
@@ -81,11 +138,11 @@ def toy_functional_model(
 
     inputs = [keras.Input(shape=(int(d),), name=n) for n, d in input_dims.items()]
     x = layers.Concatenate(name="concat")(inputs) if len(inputs) > 1 else inputs[0]
-    x = layers.Dense(hidden_units, activation="relu", name="features", kernel_initializer=init(0))(
-        x
-    )
+    for k, name in enumerate(hidden_names):
+        x = layers.Dense(hidden_units, activation="relu", name=name, kernel_initializer=init(k))(x)
+    depth = len(hidden_names)
     outputs = [
-        layers.Dense(int(u), name=n, kernel_initializer=init(k + 1))(x)
+        layers.Dense(int(u), name=n, kernel_initializer=init(depth + k))(x)
         for k, (n, u) in enumerate(output_units.items())
     ]
     return keras.Model(inputs=inputs, outputs=outputs, name="toy")
@@ -118,139 +175,6 @@ def _predict(model, xs) -> list[np.ndarray]:
     return [to_numpy(o, "模型输出") for o in _as_list(model(xs, training=False))]
 
 
-def check_ticket_model(
-    model,
-    vocabulary_size: int,
-    num_tags: int,
-    num_departments: int,
-    hidden_units: int | None = None,
-    seed: int = 0,
-) -> bool:
-    """Exercise 2.1: a functional ticket model with the right names, shapes and activations."""
-    _require_model(model, "build_ticket_model 的返回值")
-    if not hasattr(model, "inputs") or not model.inputs:
-        fail(
-            "模型还没有输入：请用 keras.Input 定义输入，再用 keras.Model(inputs, outputs) 构建 Functional 模型。"
-        )
-    names = _input_names(model)
-    _check_names(
-        names,
-        list(TICKET_INPUTS),
-        "输入",
-        "检查 keras.Input(name=...) 以及传给 keras.Model 的 inputs 列表顺序。",
-    )
-    widths = {"title": vocabulary_size, "text_body": vocabulary_size, "tags": num_tags}
-    for t in model.inputs:
-        want = (None, widths[t.name])
-        if _shape(t) != want:
-            fail(
-                f"输入 '{t.name}' 的形状应为 {want}，实际是 {_shape(t)}：是否把 vocabulary_size 和 num_tags 弄混了？"
-            )
-    _check_names(
-        list(model.output_names),
-        list(TICKET_OUTPUTS),
-        "输出",
-        "给输出 Dense 层设置 name=...，并按 [priority, department] 的顺序传给 outputs。",
-    )
-    out_shapes = dict(zip(model.output_names, (_shape(o) for o in model.outputs), strict=True))
-    if out_shapes["priority"] != (None, 1):
-        fail(
-            f"priority 的输出形状应为 (None, 1)，实际是 {out_shapes['priority']}：优先级是一个 0 到 1 的分数，只要 1 个单元。"
-        )
-    if out_shapes["department"] != (None, num_departments):
-        fail(
-            f"department 的输出形状应为 (None, {num_departments})，实际是 {out_shapes['department']}：单元数要等于部门数 num_departments。"
-        )
-    layer_names = [layer.name for layer in model.layers]
-    if "features" not in layer_names:
-        fail(
-            "找不到名为 'features' 的中间层：请给 Dense 特征层设置 name='features'（练习 2.5 要用它）。"
-        )
-    features = model.get_layer("features")
-    if hidden_units is not None and _shape(features.output) != (None, hidden_units):
-        fail(
-            f"'features' 层的输出应为 (None, {hidden_units})，实际是 {_shape(features.output)}：检查 hidden_units。"
-        )
-
-    xs = _random_inputs(model, n=16, seed=seed, scale=20.0)
-    preds = dict(zip(model.output_names, _predict(model, xs), strict=True))
-    p, d = preds["priority"], preds["department"]
-    if not np.all(np.isfinite(p)) or not np.all(np.isfinite(d)):
-        fail("模型输出中有 NaN 或 Inf。")
-    if np.allclose(p, 1.0):
-        fail("priority 恒等于 1：对单个单元用了 softmax，应改用 activation='sigmoid'。")
-    if p.min() < 0.0 or p.max() > 1.0:
-        fail("priority 的输出不在 0 到 1 之间：最后一层是否忘了 activation='sigmoid'？")
-    if d.min() < 0.0 or not np.allclose(d.sum(axis=-1), 1.0, atol=1e-4):
-        fail("department 每一行的概率之和不是 1：最后一层是否忘了 activation='softmax'？")
-    return passed("工单模型的输入、输出、形状和激活函数都正确")
-
-
-def _loss_value(loss, y_true, y_pred) -> float:
-    import keras
-
-    fn = keras.losses.get(loss) if isinstance(loss, str) else loss
-    if fn is None or not callable(fn):
-        fail(
-            f"{loss!r} 不是可用的损失函数：用字符串（如 'mean_squared_error'）或 keras.losses 里的对象。"
-        )
-    return float(np.mean(to_numpy(fn(y_true, y_pred), "损失值")))
-
-
-def check_ticket_losses(losses, num_departments: int = 4, seed: int = 0) -> bool:
-    """Exercise 2.3: per-output losses keyed by output name, matching the target formats."""
-    import keras
-
-    if losses is None:
-        fail("ticket_losses() 返回了 None：函数是否忘了 return？")
-    if not isinstance(losses, dict):
-        fail(f"应返回一个 dict（键是输出层的名字），实际是 {type(losses).__name__}。")
-    if sorted(losses) != sorted(TICKET_OUTPUTS):
-        fail(f"字典的键应为 {list(TICKET_OUTPUTS)}（与输出层的名字一致），实际是 {list(losses)}。")
-
-    rng = np.random.default_rng(seed)
-    n = 8
-    y_dep = np.eye(num_departments, dtype="float32")[rng.integers(0, num_departments, n)]
-    logits = rng.normal(size=(n, num_departments)).astype("float32")
-    p_dep = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-    want = float(np.mean(keras.losses.categorical_crossentropy(y_dep, p_dep)))
-    try:
-        got = _loss_value(losses["department"], y_dep, p_dep)
-    except Exception as exc:
-        if "sparse" in str(losses["department"]).lower() or "rank" in str(exc).lower():
-            fail(
-                "department 的目标是 one-hot 向量，要用 'categorical_crossentropy'，而不是 'sparse_categorical_crossentropy'。"
-            )
-        fail(
-            f"department 的损失函数无法计算 one-hot 目标：{type(exc).__name__}。应使用 'categorical_crossentropy'。"
-        )
-    if not np.isclose(got, want, rtol=1e-4, atol=1e-5):
-        fail(
-            "department 是多分类的 softmax 输出，目标是 one-hot：损失应为 'categorical_crossentropy'。"
-        )
-
-    y_pri = rng.random((n, 1)).astype("float32")
-    p_pri = rng.random((n, 1)).astype("float32")
-    try:
-        got = _loss_value(losses["priority"], y_pri, p_pri)
-    except Exception as exc:
-        fail(f"priority 的损失函数无法计算 (n, 1) 的分数：{type(exc).__name__}。")
-    if np.isclose(got, 0.0, atol=1e-7):
-        fail(
-            "priority 的损失恒为 0：只有 1 个单元时 categorical_crossentropy 学不到东西，改用 'mean_squared_error' 或 'binary_crossentropy'。"
-        )
-    candidates = (
-        keras.losses.mean_squared_error,
-        keras.losses.binary_crossentropy,
-        keras.losses.mean_absolute_error,
-    )
-    if not any(np.isclose(got, float(np.mean(f(y_pri, p_pri))), rtol=1e-4) for f in candidates):
-        fail(
-            "priority 是 0 到 1 之间的分数：损失应为 'mean_squared_error'（或 'binary_crossentropy'）。"
-        )
-    return passed("两个输出的损失函数都与目标的格式相符")
-
-
 def _same(a, b) -> bool:
     if a is b:
         return True
@@ -267,6 +191,31 @@ def _which(array, named: dict) -> str | None:
         if _same(array, b):
             return name
     return None
+
+
+def check_layer_output_shapes(result, model) -> bool:
+    """Exercise 2.1: ``{layer name: output shape}`` for every layer in ``model.layers``."""
+    if result is None:
+        fail("函数返回了 None：是否忘了 return？")
+    if not isinstance(result, dict):
+        fail(f"应返回 dict（层名 -> 形状），实际是 {type(result).__name__}。")
+    expected = {layer.name: _shape(layer.output) for layer in model.layers}
+    missing = [n for n in expected if n not in result]
+    extra = [n for n in result if n not in expected]
+    if missing:
+        fail(f"缺少这些层：{missing}。model.layers 也包含输入层 (InputLayer)。")
+    if extra:
+        fail(f"多出了不属于 model.layers 的键：{extra}：键要用 layer.name。")
+    for name, want in expected.items():
+        got = result[name]
+        try:
+            got = tuple(None if d is None else int(d) for d in got)
+        except TypeError:
+            fail(f"层 '{name}' 的形状应是 tuple，实际是 {type(result[name]).__name__}。")
+        if got != want:
+            hint = "要包含批次维 None。" if got == want[1:] else "用 layer.output.shape。"
+            fail(f"层 '{name}' 的输出形状应为 {want}，实际是 {got}：{hint}")
+    return passed("每一层的输出形状都正确")
 
 
 def check_data_in_model_order(result, model, inputs: dict, targets: dict) -> bool:
@@ -300,78 +249,280 @@ def check_data_in_model_order(result, model, inputs: dict, targets: dict) -> boo
     return passed("列表的顺序与模型的输入、输出顺序一致")
 
 
-def check_layer_output_shapes(result, model) -> bool:
-    """Exercise 2.4: ``{layer name: output shape}`` for every layer in ``model.layers``."""
-    if result is None:
+# --- 2.3 losses inferred from the targets ---------------------------------------------------
+
+_WHY = {
+    "sparse_categorical_crossentropy": "整数类别标签",
+    "categorical_crossentropy": "one-hot 向量（每行恰好一个 1）",
+    "binary_crossentropy": "只含 0 和 1、但不是 one-hot 的目标（二分类或多标签 multi-hot）",
+    "mean_squared_error": "连续的数值",
+}
+
+
+def expected_loss_for(target) -> str:
+    """The loss the chapter 02 rules give for one target array (exercise 2.3's reference).
+
+    Integer dtype: ``sparse_categorical_crossentropy``; floats whose rows (2-D, more than one
+    column) each hold exactly one 1 and zeros elsewhere: ``categorical_crossentropy``; other
+    arrays holding only 0 and 1: ``binary_crossentropy``; anything else: ``mean_squared_error``.
+    """
+    y = np.asarray(target)
+    if np.issubdtype(y.dtype, np.integer):
+        return "sparse_categorical_crossentropy"
+    binary = bool(np.all((y == 0) | (y == 1)))
+    if binary and y.ndim == 2 and y.shape[1] > 1 and np.all(y.sum(axis=1) == 1):
+        return "categorical_crossentropy"
+    if binary:
+        return "binary_crossentropy"
+    return "mean_squared_error"
+
+
+def _predictions_for(y: np.ndarray, kind: str, rng) -> np.ndarray:
+    """Plausible model outputs for target ``y`` under loss ``kind`` (probabilities in (0, 1))."""
+    if kind == "sparse_categorical_crossentropy":
+        k = max(int(y.max()) + 1, 2)
+        logits = rng.normal(size=(len(y), k))
+        return (np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)).astype("float32")
+    if kind == "categorical_crossentropy":
+        logits = rng.normal(size=y.shape)
+        return (np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)).astype("float32")
+    return rng.uniform(0.05, 0.95, size=y.shape).astype("float32")
+
+
+def _loss_value(loss, y_true, y_pred) -> float:
+    """Mean value of ``loss`` (a name, a function or a ``keras.losses.Loss``) on one batch."""
+    import keras
+
+    fn = keras.losses.get(loss) if isinstance(loss, str) else loss
+    if fn is None or not callable(fn):
+        raise TypeError(f"{loss!r} is not a loss")
+    return float(np.mean(np.asarray(fn(y_true, y_pred), dtype="float64")))
+
+
+def check_losses_for_targets(losses, targets: dict, seed: int = 0) -> bool:
+    """Exercise 2.3: one loss per target, chosen from the target's dtype and values."""
+    if losses is None:
         fail("函数返回了 None：是否忘了 return？")
-    if not isinstance(result, dict):
-        fail(f"应返回 dict（层名 -> 形状），实际是 {type(result).__name__}。")
-    expected = {layer.name: _shape(layer.output) for layer in model.layers}
-    missing = [n for n in expected if n not in result]
-    extra = [n for n in result if n not in expected]
-    if missing:
-        fail(f"缺少这些层：{missing}。model.layers 也包含输入层 (InputLayer)。")
-    if extra:
-        fail(f"多出了不属于 model.layers 的键：{extra}：键要用 layer.name。")
-    for name, want in expected.items():
-        got = result[name]
+    if not isinstance(losses, dict):
+        fail(f"应返回一个 dict（键是目标的名字），实际是 {type(losses).__name__}。")
+    if sorted(map(str, losses)) != sorted(targets):
+        fail(
+            f"字典的键应与 targets 的键一致 {sorted(targets)}，实际是 {sorted(map(str, losses))}。"
+        )
+    rng = np.random.default_rng(seed)
+    for name, target in targets.items():
+        y = np.asarray(target)[:32]
+        want = expected_loss_for(y)
+        p = _predictions_for(y, want, rng)
+        why = f"'{name}' 的目标是{_WHY[want]}（dtype {y.dtype}，形状 {tuple(np.shape(target))}），应使用 '{want}'"
         try:
-            got = tuple(None if d is None else int(d) for d in got)
-        except TypeError:
-            fail(f"层 '{name}' 的形状应是 tuple，实际是 {type(result[name]).__name__}。")
-        if got != want:
-            hint = "要包含批次维 None。" if got == want[1:] else "用 layer.output.shape。"
-            fail(f"层 '{name}' 的输出形状应为 {want}，实际是 {got}：{hint}")
-    return passed("每一层的输出形状都正确")
+            got = _loss_value(losses[name], y, p)
+        except Exception as exc:
+            fail(f"{why}；你给的 {losses[name]!r} 在这个目标上算不出来 ({type(exc).__name__})。")
+        if not np.isclose(got, _loss_value(want, y, p), rtol=1e-4, atol=1e-6):
+            fail(f"{why}，你给的是 {losses[name]!r}。")
+    return passed("每个目标的损失都与它的格式相符")
 
 
-def check_difficulty_head(new_model, base_model, num_levels: int = 3, seed: int = 0) -> bool:
-    """Exercise 2.5: a new model with an extra ``difficulty`` output that shares the base weights."""
-    _require_model(new_model, "add_difficulty_head 的返回值")
+# --- 2.4 a frozen base and a new head on a named layer ---------------------------------------
+
+
+def check_frozen_head(
+    new_model,
+    base_model,
+    layer_name: str,
+    output_name: str,
+    num_classes: int,
+    seed: int = 0,
+) -> bool:
+    """Exercise 2.4: one softmax head on ``layer_name``'s output, every base layer frozen."""
+    _require_model(new_model, "add_frozen_head 的返回值")
     if new_model is base_model:
         fail("应返回一个新的 keras.Model，而不是原来的模型。")
-    base_outputs = list(base_model.output_names)
-    if len(base_outputs) != len(base_model.outputs) or "difficulty" in base_outputs:
-        fail("原模型被修改了：新的输出只应出现在新模型里。")
     if _input_names(new_model) != _input_names(base_model):
         fail(
             f"新模型的输入应与原模型相同 {_input_names(base_model)}，实际是 {_input_names(new_model)}：直接用 model.inputs。"
         )
-    want = [*base_outputs, "difficulty"]
-    got = list(new_model.output_names)
-    if got != want:
-        if "difficulty" not in got:
-            fail(
-                f"新模型的输出里没有 'difficulty'（实际是 {got}）：给新的 Dense 层设置 name='difficulty'。"
-            )
-        fail(f"新模型的输出应依次是 {want}，实际是 {got}：保留原来的输出，把 difficulty 放在最后。")
-    shape = _shape(new_model.outputs[-1])
-    if shape != (None, num_levels):
+    names = list(new_model.output_names)
+    if len(names) != 1:
+        fail(f"新模型只要一个输出 '{output_name}'，实际有 {names}：不要把原来的输出也放进去。")
+    if names[0] != output_name:
         fail(
-            f"difficulty 的输出形状应为 (None, {num_levels})，实际是 {shape}：单元数应为 num_levels。"
+            f"输出的名字应是 '{output_name}'，实际是 '{names[0]}'：给新的 Dense 层设置 name=output_name。"
+        )
+    if _shape(new_model.outputs[0]) != (None, num_classes):
+        fail(
+            f"输出形状应为 (None, {num_classes})，实际是 {_shape(new_model.outputs[0])}：单元数是 num_classes。"
         )
 
-    new_ids = {id(v) for v in new_model.weights}
-    if not all(id(v) in new_ids for v in base_model.weights):
+    graph = _graph_or_fail(new_model)
+    head = graph.get(output_name, {})
+    if head.get("class") != "Dense":
+        fail(f"'{output_name}' 应是一个 Dense 层，实际是 {head.get('class')}。")
+    if head["calls"] != [[layer_name]]:
+        got = head["calls"][0] if head["calls"] else []
         fail(
-            "新模型没有复用原模型的层（权重不是同一批变量）：是否重新创建了层、要从头训练？请用 model.get_layer('features').output。"
+            f"新输出头应接在 '{layer_name}' 层的输出上，实际接在 {got} 上：用 model.get_layer(layer_name).output。"
         )
-    extra = len(new_model.weights) - len(base_model.weights)
-    if extra != 2:
+    if head["activation"] != "softmax":
         fail(
-            f"新模型应只比原模型多 2 个权重（difficulty 层的 kernel 和 bias），实际多了 {extra} 个。"
+            f"'{output_name}' 是多分类输出，要用 activation='softmax'，实际是 {head['activation']!r}。"
         )
-    kernel_in = int(new_model.get_layer("difficulty").weights[0].shape[0])
-    if kernel_in != _shape(base_model.get_layer("features").output)[-1]:
-        fail("difficulty 层应接在 'features' 层的输出上。")
+    if new_model.get_layer(layer_name) is not base_model.get_layer(layer_name):
+        fail(
+            f"新模型里的 '{layer_name}' 不是原模型的那一层：要复用原来的层，不要重新创建或 clone_model。"
+        )
+    head_layer = new_model.get_layer(output_name)
+    head_ids = {id(w) for w in head_layer.weights}
+    base_ids = {id(w) for w in base_model.weights}
+    foreign = [w.path for w in new_model.weights if id(w) not in head_ids | base_ids]
+    if foreign:
+        fail(f"新模型里有不属于原模型、也不属于新输出头的权重 {foreign}：原来的层要直接复用。")
+
+    trainable = {id(w) for w in new_model.trainable_weights}
+    if not head_ids or not head_ids <= trainable:
+        fail("新输出头的权重不可训练：不要设置 new_model.trainable = False，那会连新的层一起冻结。")
+    if trainable - head_ids:
+        fail("原模型的层没有冻结：新模型的可训练权重应只有新输出头的 kernel 和 bias。")
+    if base_model.trainable_weights:
+        left = [w.path for w in base_model.trainable_weights]
+        fail(f"原模型还有可训练的权重 {left}：要冻结 model 的每一层（layer.trainable = False）。")
 
     xs = _random_inputs(base_model, n=8, seed=seed)
-    old = _predict(base_model, xs)
-    new = _predict(new_model, xs)
-    for name, a, b in zip(base_outputs, old, new, strict=False):
-        if a.shape != b.shape or not np.allclose(a, b, atol=1e-5):
-            fail(f"新模型的 '{name}' 输出与原模型不同：原来的输出应原样保留。")
-    levels = new[-1]
-    if levels.min() < 0.0 or not np.allclose(levels.sum(axis=-1), 1.0, atol=1e-4):
-        fail("difficulty 每一行的概率之和不是 1：是否忘了 activation='softmax'？")
-    return passed("新模型多了 difficulty 输出，并与原模型共享权重")
+    import keras
+
+    feature_model = keras.Model(base_model.inputs, base_model.get_layer(layer_name).output)
+    h = to_numpy(feature_model(xs, training=False)).astype("float64")
+    kernel, bias = (np.asarray(w, dtype="float64") for w in head_layer.get_weights())
+    logits = h @ kernel + bias
+    want = np.exp(logits - logits.max(axis=1, keepdims=True))
+    want /= want.sum(axis=1, keepdims=True)
+    got = _predict(new_model, xs)[0]
+    if got.shape != want.shape or not np.allclose(got, want, atol=1e-5):
+        fail(f"'{output_name}' 的输出与 softmax('{layer_name}' 的输出 · kernel + bias) 不符。")
+    return passed(f"新输出头接在 '{layer_name}' 上，原模型的层全部冻结并被复用")
+
+
+# --- 2.5 a residual block -------------------------------------------------------------------
+
+
+def _through_activation(graph: dict, name: str) -> tuple[str, str | None]:
+    """Follow a stand-alone ``Activation``/``ReLU`` layer back to the layer it wraps."""
+    node = graph[name]
+    if node["class"] in ("Activation", "ReLU") and len(node["calls"]) == 1:
+        source = node["calls"][0]
+        if len(source) == 1:
+            return source[0], node["activation"]
+    return name, None
+
+
+def _dense_weights(model, name: str) -> tuple[np.ndarray, np.ndarray]:
+    weights = [np.asarray(w, dtype="float64") for w in model.get_layer(name).get_weights()]
+    bias = weights[1] if len(weights) > 1 else np.zeros(weights[0].shape[1])
+    return weights[0], bias
+
+
+def check_dense_residual_block(block_fn, width: int, units: int, seed: int = 0) -> bool:
+    """Exercise 2.5: Dense(relu) -> Dense -> Add(shortcut) -> ReLU, projecting only when needed."""
+    import keras
+
+    x = keras.Input(shape=(width,), name="block_input")
+    try:
+        y = block_fn(x, units)
+    except Exception as exc:
+        hint = (
+            "宽度不同时 Add 的两个输入形状对不上：捷径 (shortcut) 要先经过一个没有激活函数的 Dense(units) 投影。"
+            if width != units
+            else "检查每一层的调用。"
+        )
+        fail(
+            f"residual_block(x, {units}) 在宽度为 {width} 的输入上出错 ({type(exc).__name__})：{hint}"
+        )
+    if y is None:
+        fail("residual_block 返回了 None：是否忘了 return？")
+    if not isinstance(y, keras.KerasTensor):
+        fail(
+            f"residual_block 应返回符号张量 (KerasTensor)，实际是 {type(y).__name__}：不要在函数里建 keras.Model。"
+        )
+    if _shape(y) != (None, units):
+        fail(f"输出形状应为 (None, {units})，实际是 {_shape(y)}：两个 Dense 的单元数都是 units。")
+    model = keras.Model(x, y)
+    graph = _graph_or_fail(model)
+    adds = [n for n, node in graph.items() if node["class"] == "Add"]
+    if len(adds) != 1:
+        fail(f"应恰好有一个 Add 层把两条路径相加，实际有 {len(adds)} 个。")
+    add = adds[0]
+    sources = graph[add]["calls"][0]
+    if len(sources) != 2:
+        fail(f"Add 应把两个张量相加，实际有 {len(sources)} 个。")
+    dense = [n for n, node in graph.items() if node["class"] == "Dense"]
+    on_x = [n for n in dense if graph[n]["calls"] == [[x.name]]]
+    resolved = {s: _through_activation(graph, s) for s in sources}
+    main = [s for s in sources if resolved[s][0] in dense and resolved[s][0] not in on_x]
+    if not main:
+        fail(
+            "Add 的一个输入应是主路径上第二个 Dense 的输出：x → Dense(units, relu) → Dense(units)。"
+        )
+    second = resolved[main[0]][0]
+    others = [s for s in sources if s != main[0]]
+    shortcut = others[0] if others else main[0]
+    if graph[second]["activation"] not in (None, "linear") or resolved[main[0]][1]:
+        fail("第二个 Dense 不要激活函数：ReLU 放在 Add 之后。")
+    into_second = graph[second]["calls"][0] if graph[second]["calls"] else []
+    d1, act1 = _through_activation(graph, into_second[0]) if len(into_second) == 1 else (None, None)
+    if d1 not in on_x:
+        fail(
+            "主路径应是 x → Dense(units, relu) → Dense(units)：第二个 Dense 要接在第一个 Dense 上，第一个 Dense 接在 x 上。"
+        )
+    if graph[d1]["activation"] != "relu":
+        if act1 == "relu":
+            fail(
+                "把 relu 写在第一个 Dense 里：Dense(units, activation='relu')，不要另加一个激活层。"
+            )
+        fail(
+            "主路径的第一个 Dense 要用 activation='relu'：没有激活函数时两个 Dense 只相当于一个线性层。"
+        )
+    project, act_p = _through_activation(graph, shortcut)
+    if width == units:
+        if shortcut != x.name:
+            if project in on_x and project != d1:
+                fail("输入宽度已经等于 units 时，捷径直接用 x，不要再投影。")
+            fail(
+                f"Add 的另一个输入应是块的输入 x 本身（捷径 shortcut），实际是 '{shortcut}' 的输出。"
+            )
+        project = None
+    else:
+        if project not in on_x or project == d1:
+            fail(
+                f"Add 的另一个输入应是 x 的投影 Dense(units)（直接接在 x 上），实际是 '{shortcut}' 的输出。"
+            )
+        if graph[project]["activation"] not in (None, "linear") or act_p:
+            fail("投影 (projection) 的 Dense 不要激活函数：它只负责把 x 变成 units 维。")
+    want_dense = 2 if project is None else 3
+    if len(dense) != want_dense:
+        fail(f"应有 {want_dense} 个 Dense 层，实际有 {len(dense)} 个：不要多加层。")
+
+    rng = np.random.default_rng(seed)
+    xs = rng.normal(size=(6, width)).astype("float32")
+    k1, b1 = _dense_weights(model, d1)
+    k2, b2 = _dense_weights(model, second)
+    skip = xs.astype("float64")
+    if project is not None:
+        kp, bp = _dense_weights(model, project)
+        skip = skip @ kp + bp
+    main_path = np.maximum(xs @ k1 + b1, 0.0) @ k2 + b2
+    got = to_numpy(model(xs, training=False), "块的输出").astype("float64")
+    if np.allclose(got, skip + main_path, atol=1e-5) and np.any(skip + main_path < 0):
+        fail("相加之后还要经过 ReLU（Activation('relu') 或 layers.ReLU()）。")
+    if not np.allclose(got, np.maximum(skip + main_path, 0.0), atol=1e-5):
+        fail("块的输出不等于 relu(捷径 + Dense(relu(Dense(x))))：检查每一层接在哪个张量上。")
+    stacked_input = keras.Input(shape=(width,), name="stacked_input")
+    fresh = "每次调用 residual_block 都要创建新的层：不要在函数外面建好层再反复使用。"
+    try:
+        stacked = keras.Model(stacked_input, block_fn(block_fn(stacked_input, units), units))
+    except Exception:
+        fail(f"连续调用两次 residual_block 时出错。{fresh}")
+    counts = [node["class"] for node in _graph_or_fail(stacked).values()]
+    if counts.count("Add") != 2 or counts.count("Dense") != want_dense + 2:
+        fail(f"连续搭两个块时，应有 2 个 Add 和 {want_dense + 2} 个 Dense 层。{fresh}")
+    return passed("残差块的主路径、捷径和激活函数都接对了")
