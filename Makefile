@@ -1,5 +1,6 @@
-# Keras Deep Dive: `make lab` launches the course, `make test` runs the tests.
-# Both first run `make install`, which is quick once the virtual environment is up to date.
+# Keras Deep Dive: `make lab` launches the course, `make test` runs the tests, `make help` lists
+# every target. Most first run `make install`, which is quick once the virtual environment is up
+# to date. Without make (Windows): README.md, "Without make".
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -9,10 +10,18 @@ LAB_ARGS ?=
 # Jupyter refuses to run as root (containers, CI) unless told it is deliberate.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?=
+# The notebook a newcomer starts with: the first chapter.
+LAB_START := $(firstword $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb)))
 
-.PHONY: install lab test release check lint clean
+.PHONY: help install lab test release check lint clean
+.DEFAULT_GOAL := help
 
-install: $(STAMP)
+help: ## list the targets (this text)
+	@echo "Keras Deep Dive: make <target>"
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z]+):.*## /\1|/' | \
+	  awk -F'|' '{ printf "  make %-8s %s\n", $$1, $$2 }'
+
+install: $(STAMP) ## create .venv/ with the course, TensorFlow and the test tools (+ Debian packages)
 	@bash scripts/install_system_deps.sh
 
 # Re-install only when the dependency lists change. constraints.txt pins the exact versions
@@ -20,24 +29,32 @@ install: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e '.[course,dev]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[tf,course,dev]'
 	@touch $(STAMP)
 
-lab: install
+# JupyterLab prints the URL to open (with its login token) once it is up; that URL opens the
+# first chapter. LAB_ARGS adds JupyterLab options, e.g. LAB_ARGS="--port=9999 --no-browser".
+lab: install ## launch JupyterLab on the course; open the URL it prints, start with chapter 00
+	@echo ""
+	@echo "==> JupyterLab 启动后，在浏览器中打开它打印的网址 (open the URL it prints below:"
+	@echo "    http://localhost:<port>/lab/tree/$(LAB_START)?token=<token>)"
+	@echo "==> 从这一章开始 (start with): $(LAB_START)"
+	@echo "==> 停止 (stop): Ctrl-C"
+	@echo ""
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" \
-	  --LabApp.default_url=/lab/tree/notebooks $(ROOT_FLAG) $(LAB_ARGS)
+	  --LabApp.default_url=/lab/tree/$(LAB_START) $(ROOT_FLAG) $(LAB_ARGS)
 
-test: install
+test: install ## run the whole test suite at small size (what CI runs)
 	COURSE_SIZE=small $(PY) -m pytest $(PYTEST_ARGS)
 
-release: install
+release: install ## regenerate the student copies in autograder/release/
 	$(PY) -m autograder release
 
-check: install
+check: install ## authors' gate: full marks for every solution, 0 for every blank copy
 	$(PY) -m autograder check
 
-lint: install
+lint: install ## ruff, ruff-format and nbstripout on every file (pre-commit)
 	$(VENV)/bin/pre-commit run --all-files
 
-clean:
+clean: ## remove .venv/ and the test cache
 	rm -rf $(VENV) .pytest_cache

@@ -104,3 +104,126 @@ def test_import_has_no_side_effects():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"
+
+
+# ---------------------------------------------------------------- TensorFlow checked at import
+# Each case is a fresh interpreter without site-packages (-S) whose only TensorFlow is a fake
+# one in a temporary folder: a `tensorflow` package plus the `.dist-info` folders pip writes.
+
+
+def _fake_site(tmp_path, builds, init='__version__ = "2.16.2"\n', top_level=True):
+    """A site-packages folder holding ``tensorflow/`` and one dist-info per (name, version)."""
+    site = tmp_path / "site"
+    (site / "tensorflow").mkdir(parents=True)
+    (site / "tensorflow" / "__init__.py").write_text(init)
+    for name, version in builds:
+        info = site / f"{name.replace('-', '_')}-{version}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\nlong text\n"
+        )
+        if top_level:
+            (info / "top_level.txt").write_text("tensorflow\n")
+        (info / "RECORD").write_text("tensorflow/__init__.py,sha256=x,10\n")
+    return site
+
+
+def _python(code, *paths):
+    """Run ``code`` in the base interpreter with only ``paths`` and the repository importable."""
+    import subprocess
+    import sys
+
+    from nbexec import REPO
+
+    prelude = f"import sys; sys.path[:0] = {[str(p) for p in paths] + [str(REPO)]!r}\n"
+    return subprocess.run(
+        [getattr(sys, "_base_executable", sys.executable), "-S", "-c", prelude + code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_import_without_tensorflow_says_what_to_install():
+    """With no TensorFlow at all, does `import course_utils` say so in Chinese and English?"""
+    out = _python("import course_utils")
+    assert out.returncode != 0
+    last = out.stderr.strip().splitlines()
+    message = out.stderr[out.stderr.index("ImportError") :]
+    assert "没有安装" in message and "TensorFlow is not installed" in message, last
+    assert 'pip install "tensorflow>=2.16"' in message
+    assert 'pip install -e ".[tf,course]"' in message
+
+
+def test_import_with_too_old_tensorflow_names_the_build(tmp_path):
+    """Does tensorflow-cpu 2.15 stop `import course_utils` with the build's own upgrade line?"""
+    site = _fake_site(tmp_path, [("tensorflow-cpu", "2.15.1")], init='__version__ = "2.15.1"\n')
+    out = _python("import course_utils", site)
+    assert out.returncode != 0
+    message = out.stderr[out.stderr.index("ImportError") :]
+    assert "TensorFlow 版本太旧" in message and "TensorFlow too old" in message
+    assert "tensorflow-cpu 2.15.1" in message and ">= 2.16" in message
+    assert 'pip install -U "tensorflow-cpu>=2.16"' in message
+    assert '"tensorflow>=' not in message  # would add a second build next to tensorflow-cpu
+    site = _fake_site(tmp_path / "tf", [("tensorflow", "2.15.1")], init='__version__ = "2.15.1"\n')
+    message = _python("import course_utils", site).stderr
+    assert 'pip install -U "tensorflow>=2.16"' in message and "tensorflow-cpu" not in message
+
+
+def test_two_builds_over_each_other_are_named(tmp_path):
+    """Attack (the issue's case): tensorflow 2.21 pulled over tensorflow-cpu 2.16. Named, with a fix?"""
+    site = _fake_site(tmp_path, [("tensorflow-cpu", "2.16.2"), ("tensorflow", "2.21.0")])
+    out = _python("import course_utils", site)
+    assert out.returncode != 0
+    message = out.stderr[out.stderr.index("ImportError") :]
+    assert "tensorflow 2.21.0, tensorflow-cpu 2.16.2" in message
+    assert "pip uninstall -y tensorflow tensorflow-cpu" in message
+    assert 'pip install "tensorflow-cpu==2.16.2"' in message
+
+
+def test_any_build_of_tensorflow_counts_and_is_not_imported(tmp_path):
+    """tensorflow-cpu, tf-nightly without top_level.txt, two builds of one version: all fine?"""
+    code = (
+        "import course_utils, sys\n"
+        "print('tensorflow' in sys.modules, course_utils.config.tensorflow_builds())"
+    )
+    cases = {
+        "cpu": ([("tensorflow-cpu", "2.16.2")], True, "[('tensorflow-cpu', '2.16.2')]"),
+        "nightly": (
+            [("tf-nightly", "2.22.0.dev20260101")],
+            False,
+            "[('tf-nightly', '2.22.0.dev20260101')]",
+        ),
+        "same": (
+            [("tensorflow", "2.21.0"), ("tensorflow-cpu", "2.21.0")],
+            True,
+            "[('tensorflow', '2.21.0'), ('tensorflow-cpu', '2.21.0')]",
+        ),
+    }
+    for name, (builds, top_level, expected) in cases.items():
+        site = _fake_site(tmp_path / name, builds, top_level=top_level)
+        out = _python(code, site)
+        assert out.returncode == 0, (name, out.stderr)
+        assert out.stdout.strip() == f"False {expected}", name
+
+
+def test_require_reports_a_tensorflow_that_fails_to_import(tmp_path):
+    """Is a broken TensorFlow (undefined symbol) "fails to import", not "not installed"?"""
+    init = (
+        "raise ImportError('_pywrap_tensorflow_internal.so: undefined symbol: _ZN3tsl6StatusC1E')\n"
+    )
+    site = _fake_site(tmp_path, [("tensorflow-cpu", "2.16.2")], init=init)
+    out = _python("import course_utils\ncourse_utils.require(tensorflow='2.16')", site)
+    message = out.stderr[out.stderr.index("RuntimeError") :]
+    assert "已安装但无法导入" in message and "undefined symbol" in message
+    assert "未安装" not in message
+
+
+def test_require_upgrades_the_build_that_is_installed(tmp_path):
+    """Under tensorflow-cpu, does the fix line upgrade tensorflow-cpu (not add `tensorflow`)?"""
+    site = _fake_site(tmp_path, [("tensorflow-cpu", "2.16.2")])
+    out = _python("import course_utils\ncourse_utils.require(tensorflow='2.17')", site)
+    message = out.stderr[out.stderr.index("RuntimeError") :]
+    assert "已安装 2.16.2, 需要 >= 2.17" in message
+    assert 'pip install -U "tensorflow-cpu>=2.17"' in message
+    assert '"tensorflow>=' not in message

@@ -215,3 +215,118 @@ def test_loader_works_offline_from_a_fresh_process():
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
     )
     assert ", 28, 28) (" in out.stdout
+
+
+# The loader on Colab: no local copy anywhere (the course is pip-installed, so not even the
+# committed subset), full size, so it downloads with Keras. Keras' own get_file does the
+# download, from a local HTTP server holding the subset under the standard names: only the
+# origin is rewritten, and every other connection fails, so nothing reaches the network.
+COLAB_LOADER_SCRIPT = r"""
+import http.server, json, os, socket, sys, threading, warnings
+from pathlib import Path
+
+served, empty = Path(sys.argv[1]), Path(sys.argv[2])
+requests = []
+
+
+class Handler(http.server.SimpleHTTPRequestHandler):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, directory=str(served), **kwargs)
+
+    def do_GET(self):
+        requests.append(self.path)
+        super().do_GET()
+
+    def log_message(self, *args):
+        pass
+
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+
+real_connect = socket.socket.connect
+
+
+def local_only(self, address):
+    if isinstance(address, tuple) and address[0] not in ("127.0.0.1", "localhost"):
+        raise OSError(f"test: network blocked ({address[0]})")
+    return real_connect(self, address)
+
+
+socket.socket.connect = local_only
+
+import keras.src.datasets.fashion_mnist as keras_fashion_mnist
+
+real_get_file = keras_fashion_mnist.get_file
+GCS = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+
+
+def get_file(fname, origin, **kwargs):
+    assert origin.startswith(GCS), origin
+    local = f"http://127.0.0.1:{server.server_port}/{origin[len(GCS):]}"
+    return real_get_file(fname, origin=local, **kwargs)
+
+
+keras_fashion_mnist.get_file = get_file
+
+from course_utils import data
+
+data.REPO_DATA_DIR = data.DEBIAN_DIR = empty  # Colab has neither
+subset_present = data._has_files(data.SUBSET_DIR)
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    (x, y), (xt, yt) = data.load_fashion_mnist()
+first = list(requests)
+(x2, _), _ = data.load_fashion_mnist()  # second time: from the Keras cache, no download
+print(json.dumps({
+    "shapes": [list(x.shape), list(y.shape), list(xt.shape), list(yt.shape)],
+    "dtype": str(x.dtype), "first": first, "again": requests[len(first):],
+    "same": bool((x == x2).all()), "cache": str(data.fashion_mnist_search_dirs()[-1]),
+    "subset_present": subset_present, "data_module": data.__file__,
+    "warnings": [str(w.message) for w in caught if "Fashion" in str(w.message)],
+}))
+"""
+
+
+def run_colab_loader(python, tmp_path, env):
+    """Run COLAB_LOADER_SCRIPT with ``python``; return its report and the Keras home used."""
+    import json
+    import subprocess
+
+    served = tmp_path / "served"
+    shutil.copytree(SUBSET, served)  # the bucket's layout: tf-keras-datasets/<file>
+    (tmp_path / "empty").mkdir()
+    keras_home = tmp_path / "keras_home"
+    env = {k: v for k, v in env.items() if k not in ("COURSE_DATA_DIR", "PYTHONPATH")}
+    env.update(COURSE_SIZE="full", KERAS_HOME=str(keras_home), TF_CPP_MIN_LOG_LEVEL="2")
+    out = subprocess.run(
+        [str(python), "-c", COLAB_LOADER_SCRIPT, str(served), str(tmp_path / "empty")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-4000:]
+    return json.loads(out.stdout.strip().splitlines()[-1]), keras_home
+
+
+def check_colab_loader_report(report, keras_home):
+    names = sorted(data.FASHION_MNIST_FILES)
+    assert sorted(p.rsplit("/", 1)[-1] for p in report["first"]) == names, report["first"]
+    assert report["warnings"] == [], "fell back instead of downloading"
+    assert report["again"] == [], "the second load downloaded again instead of using the cache"
+    assert report["shapes"] == [[5000, 28, 28], [5000], [1000, 28, 28], [1000]]
+    assert report["dtype"] == "uint8" and report["same"]
+    cache = keras_home / "datasets" / "fashion-mnist"
+    assert report["cache"] == str(cache)
+    assert sorted(p.name for p in cache.iterdir()) == names
+
+
+def test_colab_path_downloads_with_keras_then_reads_the_cache(tmp_path):
+    """Colab: no local copy, full size. Keras downloads (from a local server), then the cache?"""
+    import os
+    import sys
+
+    report, keras_home = run_colab_loader(sys.executable, tmp_path, dict(os.environ))
+    check_colab_loader_report(report, keras_home)

@@ -67,9 +67,33 @@ def test_constraints_pin_the_tested_versions():
 
 def test_dependencies_are_ranges_not_pins():
     """Are the package's own dependencies ranges, so Colab keeps its own TensorFlow?"""
-    for req in _pyproject()["dependencies"]:
+    project = _pyproject()
+    for req in project["dependencies"] + sum(project["optional-dependencies"].values(), []):
         assert "==" not in req, req
-    assert any(r.startswith("tensorflow>=2.16") for r in _pyproject()["dependencies"])
+
+
+TF_BUILDS = {"tensorflow", "tensorflow-cpu", "tensorflow-gpu", "tensorflow-intel", "tf-nightly"}
+
+
+def test_tensorflow_is_the_tf_extra_not_a_dependency():
+    """Is TensorFlow only in the `tf` extra, which make install and environment.yml do install?
+
+    A dependency named `tensorflow` makes pip add a second TensorFlow on top of tensorflow-cpu
+    (or tf-nightly, a vendor build) and break both: tests/test_install.py shows it for real.
+    """
+    project = _pyproject()
+    extras = project["optional-dependencies"]
+    assert [r for r in project["dependencies"] if _name(r) in TF_BUILDS] == []
+    for name, reqs in extras.items():
+        if name != "tf":
+            assert [r for r in reqs if _name(r) in TF_BUILDS] == [], f"extra {name!r}"
+    assert [r.replace(" ", "") for r in extras["tf"]] == ["tensorflow>=2.16"]
+    make = (REPO / "Makefile").read_text()
+    assert re.search(r"pip install .*-c constraints\.txt -e '\.\[tf,course,dev\]'", make)
+    assert "tensorflow>=2.16" in [r.replace(" ", "") for r in _environment_pip()]
+    from course_utils import config
+
+    assert config.MIN_TENSORFLOW == "2.16"
 
 
 def test_no_notebook_is_committed_with_outputs():
