@@ -56,14 +56,3 @@ def execute(
     # nbclient passes extra keyword arguments through to the kernel manager.
     client.execute(env=kernel_env(size))
     return nb
-
-
-def grade_cell_results(nb) -> dict[str, bool]:
-    """Map each grade cell's grade_id to True when it ran without an error output."""
-    results = {}
-    for cell in nb.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("grade") and cell.cell_type == "code":
-            ok = not any(o.get("output_type") == "error" for o in cell.get("outputs", []))
-            results[meta["grade_id"]] = ok
-    return results

@@ -11,13 +11,15 @@ from conftest import CHAPTERS, FIXTURE_SOURCE, run_autograder
 pytestmark = pytest.mark.skipif(not CHAPTERS, reason="no chapter notebooks yet")
 
 
-def test_every_chapter_scores_full_marks_and_blank_zero():
+def test_every_chapter_scores_full_marks_and_blank_zero(check_run):
     """Does every instructor notebook get full marks and every blank student copy 0?"""
-    proc = run_autograder("check", "--workers", "2", "--no-progress")
+    proc, table = check_run["proc"], check_run["table"]
     assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
     for chapter in CHAPTERS:
         line = next(line for line in proc.stdout.splitlines() if line.startswith(chapter.stem))
         assert line.rstrip().endswith("ok"), line
+        inst, blank = table[chapter.stem]["instructor"], table[chapter.stem]["blank"]
+        assert inst[0] == inst[1] > 0 and blank == (0.0, inst[1]), line
 
 
 def test_check_fails_when_the_instructor_answer_is_wrong(tmp_path, release):
