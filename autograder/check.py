@@ -3,15 +3,26 @@
 Runs the same grading code as ``python -m autograder grade`` on the instructor notebook and on
 a fresh student copy of every chapter, and also reports committed student copies that have
 drifted from the chapters (``python -m autograder release`` fixes those).
+
+It also records how long each cell of every instructor notebook took, at grading size and
+with the fixed limits (no calibration), into ``ExecuteGraded.timings_file``
+(``autograder/timings.json``; ``--timings``): grading lets a student cell take a multiple of
+that. Only chapters whose instructor copy scored full marks are recorded.
 """
 
 from __future__ import annotations
 
+import copy
+import json
 import tempfile
 from pathlib import Path
 
+import nbformat
+
 from autograder.grade import GradeRunner, format_score
 from autograder.paths import NOTEBOOKS, RELEASE, atomic_write_text
+from autograder.preprocessors import ExecuteGraded
+from autograder.preprocessors import timings as timing_file
 from autograder.release import Release
 
 INSTRUCTOR, BLANK = "instructor", "blank"
@@ -24,7 +35,12 @@ def run_check(config, source_dir: Path = NOTEBOOKS, release_dir: Path = RELEASE,
     if not chapters:
         out(f"No chapter notebooks ({release.notebook_glob}) in {source_dir}")
         return False
+    timings_path = ExecuteGraded(config=config).timings_file
+    config = copy.deepcopy(config)
+    config.ExecuteGraded.calibrate_cells = False
+    config.ExecuteGraded.calibrate_notebook = False
     with tempfile.TemporaryDirectory(prefix="autograder-check-") as tmp:
+        config.ExecuteGraded.timings_out = str(Path(tmp) / "timings")
         jobs = []
         for stem, source in chapters.items():
             blank = Path(tmp) / BLANK / f"{stem}.ipynb"
@@ -40,6 +56,7 @@ def run_check(config, source_dir: Path = NOTEBOOKS, release_dir: Path = RELEASE,
                     }
                 )
         rows = GradeRunner(config=config).run(jobs, desc="checking")
+        recorded = _record_timings(rows, chapters, Path(tmp) / "timings", timings_path)
     by_key = {(r["student_id"], r["notebook"]): r for r in rows}
     ok = True
     header = f"{'notebook':<28} {'instructor':>12} {'blank':>10}  result"
@@ -60,7 +77,28 @@ def run_check(config, source_dir: Path = NOTEBOOKS, release_dir: Path = RELEASE,
             f"{format_score(blank['score']) + '/' + format_score(blank['max_score']):>10}  "
             + ("ok" if not problems else "FAIL: " + "; ".join(problems))
         )
+    if recorded:
+        out(f"instructor cell times of {len(recorded)} chapter(s) recorded in {timings_path}")
     drift = release.drift(source_dir, release_dir)
     for problem in drift:
         out(f"release drift: {problem} (run: python -m autograder release)")
     return ok and not drift
+
+
+def _record_timings(rows, chapters: dict[str, Path], folder: Path, path: str) -> list[str]:
+    """Write the per-cell times of every instructor copy that scored full marks."""
+    recorded = []
+    for row in rows:
+        stem = row["notebook"]
+        if row["student_id"] != INSTRUCTOR or row["status"] != "ok":
+            continue
+        if float(row["score"]) != float(row["max_score"]):
+            continue
+        try:
+            data = json.loads((folder / INSTRUCTOR / f"{stem}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        source_nb = nbformat.read(str(chapters[stem]), as_version=4)
+        timing_file.record(path, stem, source_nb, data["cells"])
+        recorded.append(stem)
+    return recorded

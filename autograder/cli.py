@@ -46,15 +46,42 @@ def _parser() -> argparse.ArgumentParser:
             "--cell-timeout",
             type=float,
             default=None,
-            help="seconds one cell may run (default: 600)",
+            help="seconds any cell may run, overriding the calibrated limits (default: "
+            "10x the instructor's time from --timings, at least 20 s, at most 600 s)",
         )
         p.add_argument(
             "--timeout",
             type=float,
             default=None,
-            help="seconds one notebook may run (default: 1800)",
+            help="seconds one notebook may run, overriding the calibrated limit (default: "
+            "10x the instructor's total, at least 120 s, at most 1800 s)",
+        )
+        p.add_argument(
+            "--timings",
+            type=Path,
+            default=None,
+            help="instructor cell times: check writes them, grade calibrates time limits "
+            "from them (default: autograder/timings.json)",
         )
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
+        p.add_argument(
+            "--no-sandbox",
+            action="store_true",
+            help="run kernels without the bubblewrap sandbox (student code gets your rights; "
+            "the CSV's sandbox column says off)",
+        )
+        p.add_argument(
+            "--memory",
+            default=None,
+            help="memory one kernel may allocate, e.g. 4G or 1500M (default: 4G); automatic "
+            "--workers fits this much per worker in the memory available",
+        )
+        p.add_argument(
+            "--max-size",
+            default=None,
+            help="largest submission file graded, e.g. 20M (default: 20M); larger ones get "
+            "status too_large",
+        )
         p.add_argument(
             "--source",
             type=Path,
@@ -71,7 +98,48 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="folder for one HTML report per student and notebook",
     )
+    gr.add_argument(
+        "--shard",
+        type=_shard,
+        default=None,
+        metavar="K/N",
+        help="grade only shard K of N (0 <= K < N), a stable split by student id; "
+        "combine the shards with `merge`",
+    )
+    gr.add_argument(
+        "--roster",
+        type=Path,
+        default=None,
+        help="students.csv (column student_id or id): a `missing` row, score 0, for each "
+        "student who handed in nothing for a chapter being graded",
+    )
+    gr.add_argument(
+        "--db",
+        default=None,
+        metavar="URL",
+        help="nbgrader gradebook (SQLAlchemy URL) to write the grades into; default "
+        "sqlite:///<folder of --out>/gradebook.db; `none` writes none",
+    )
     timing(gr)
+
+    mg = sub.add_parser(
+        "merge", help="combine the CSVs of `grade --shard K/N` runs into one (as one run)"
+    )
+    mg.add_argument("shards", type=Path, nargs="+", help="the shard CSV files (JSON next to each)")
+    mg.add_argument("--out", type=Path, required=True, help="merged CSV file to write")
+    mg.add_argument(
+        "--db",
+        default=None,
+        metavar="URL",
+        help="nbgrader gradebook to write the merged grades into; default "
+        "sqlite:///<folder of --out>/gradebook.db; `none` writes none",
+    )
+    mg.add_argument(
+        "--source",
+        type=Path,
+        default=NOTEBOOKS,
+        help="instructor notebooks (default: notebooks), for the gradebook's cells",
+    )
 
     sub.add_parser("config", help="list every configurable option with its help and default")
 
@@ -98,10 +166,26 @@ def main(argv: list[str] | None = None) -> int:
         config.GradeRunner.workers = args.workers
     if getattr(args, "cell_timeout", None) is not None:
         config.ExecuteGraded.cell_timeout = args.cell_timeout
+        config.ExecuteGraded.calibrate_cells = False  # an explicit flag beats the calibration
     if getattr(args, "timeout", None) is not None:
         config.ExecuteGraded.notebook_timeout = args.timeout
+        config.ExecuteGraded.calibrate_notebook = False
+    if getattr(args, "timings", None) is not None:
+        config.ExecuteGraded.timings_file = str(args.timings)
     if getattr(args, "no_progress", False):
-        config.GradeRunner.progress = 0
+        config.GradeRunner.progress = False
+    if getattr(args, "no_sandbox", False):
+        config.Sandbox.enabled = False
+    from autograder.sandbox import SandboxError, parse_size
+
+    try:
+        if getattr(args, "memory", None) is not None:
+            config.Sandbox.memory = parse_size(args.memory)
+        if getattr(args, "max_size", None) is not None:
+            config.NotebookGrader.max_size = parse_size(args.max_size)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
     if args.command == "release":
         from autograder.release import Release
@@ -115,11 +199,28 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     if args.command == "grade":
-        from autograder.grade import grade_folder
+        from autograder.grade import GradebookError, grade_folder
+        from autograder.gradebook import NO_DB, RosterError, default_db_url
+        from autograder.merge import results_path
 
         try:
-            rows = grade_folder(args.submissions, args.out, config, args.feedback, args.source)
-        except FileNotFoundError as exc:
+            rows = grade_folder(
+                args.submissions,
+                args.out,
+                config,
+                args.feedback,
+                args.source,
+                shard=args.shard,
+                roster=args.roster,
+                db_url=args.db,
+            )
+        except (FileNotFoundError, RosterError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except GradebookError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        except SandboxError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         counts: dict[str, int] = {}
@@ -129,9 +230,25 @@ def main(argv: list[str] | None = None) -> int:
             ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing to grade"
         )
         print(f"Graded {len(rows)} notebooks ({summary}) -> {args.out}")
+        if not config.Sandbox.get("enabled", True):
+            print(
+                "WARNING: graded WITHOUT the sandbox (--no-sandbox): student code ran with your "
+                "user's rights, environment and network (CSV column sandbox=off)"
+            )
+        flagged = [r for r in rows if r["status"] == "flagged"]
+        if flagged:
+            print(f"Flagged for review ({len(flagged)}): the score stands, a human should look:")
+            for r in flagged:
+                print(f"  {r['student_id']}/{r['notebook']}: {r['message']}")
+        print(f"Per-cell results in {results_path(args.out)}")
+        if args.db != NO_DB:
+            print(f"nbgrader gradebook: {_shown(args.db or default_db_url(args.out))}")
         if args.feedback:
             print(f"Feedback reports in {args.feedback}/<student_id>/<notebook>.html")
         return 0
+
+    if args.command == "merge":
+        return _merge(args, config)
 
     if args.command == "config":
         print(config_help())
@@ -139,11 +256,57 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "check":
         from autograder.check import run_check
+        from autograder.grade import sandbox_mode
 
+        try:
+            sandbox_mode(config)
+        except SandboxError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         ok = run_check(config, args.source, args.release_dir)
         print("check passed" if ok else "check FAILED", file=sys.stderr)
         return 0 if ok else 1
     return 2
+
+
+def _shard(text: str) -> tuple[int, int]:
+    from autograder.merge import parse_shard
+
+    try:
+        return parse_shard(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _shown(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _merge(args, config) -> int:
+    from autograder.gradebook import NO_DB, default_db_url, write_gradebook
+    from autograder.merge import MergeError, merge, results_path
+    from autograder.paths import chapters
+    from autograder.release import Release
+
+    try:
+        rows = merge(args.shards, args.out)
+    except MergeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    n = len(args.shards)
+    print(f"Merged {n} shard(s), {len(rows)} rows -> {args.out}, {results_path(args.out)}")
+    if args.db != NO_DB:
+        url = args.db or default_db_url(args.out)
+        known = chapters(args.source, Release(config=config).notebook_glob)
+        course_id = config.CourseDirectory.get("course_id") or "default_course"
+        try:
+            write_gradebook(url, rows, known, course_id)
+        except Exception as exc:  # noqa: BLE001
+            print(f"error: the gradebook could not be written: {exc}", file=sys.stderr)
+            return 1
+    return 0
 
 
 def config_help() -> str:
@@ -153,6 +316,7 @@ def config_help() -> str:
     from autograder.grade import GradeRunner
     from autograder.preprocessors import ExecuteGraded, RestoreCells, ScoreCells, SplitHiddenTests
     from autograder.release import Release
+    from autograder.sandbox import Sandbox
 
     classes = [
         Release,
@@ -163,5 +327,6 @@ def config_help() -> str:
         ExecuteGraded,
         ScoreCells,
         FeedbackWriter,
+        Sandbox,
     ]
     return "\n".join(cls.class_get_help() for cls in classes)

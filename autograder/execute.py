@@ -8,28 +8,28 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
+import stat
 import tempfile
-import time
 from pathlib import Path
 
 import nbformat
 from nbgrader.preprocessors import CheckCellMetadata, ClearOutput, LimitOutput
-from nbgrader.utils import is_grade, is_solution
-from traitlets import Instance, List
+from traitlets import Instance, Integer, List
 from traitlets.config import LoggingConfigurable
 
 from autograder.feedback import FeedbackWriter
+from autograder.paths import autograded_points
 from autograder.preprocessors import ExecuteGraded, RestoreCells, ScoreCells, SplitHiddenTests
-
-#: Statuses a CSV row can have.
-STATUSES = {
-    "ok": "graded normally (the message lists any cell the autograder had to repair)",
-    "timeout": "a cell or the whole notebook ran out of time; cells that never ran score 0",
-    "kernel_died": "the kernel exited (os._exit, crash, out of memory); cells after it score 0",
-    "error": "the file could not be graded at all (not a notebook, unreadable, internal error)",
-    "unknown_notebook": "the file name matches no chapter in notebooks/",
-}
+from autograder.sandbox import (
+    CPU_LIMIT_EXIT,
+    OUT_OF_MEMORY,
+    Sandbox,
+    format_size,
+    kernel_manager_class,
+    kernel_outcome,
+)
 
 MAX_MESSAGE = 300
 
@@ -52,10 +52,24 @@ class NotebookGrader(LoggingConfigurable):
 
     feedback_writer = Instance(FeedbackWriter, allow_none=True)
 
+    max_size = Integer(
+        20 * 1024 * 1024,
+        help="Largest submission file graded, in bytes (--max-size, e.g. 20M); a larger one "
+        "gets status too_large and is never parsed.",
+    ).tag(config=True)
+
     def __init__(self, **kw):
         super().__init__(**kw)
         self._pipeline = [pp(parent=self) for pp in self.preprocessors]
         self._sources: dict[str, nbformat.NotebookNode] = {}
+        self.sandbox = Sandbox(parent=self)
+        self._notebook_timeout = 1800.0
+        for pp in self._pipeline:
+            if isinstance(pp, ExecuteGraded) and self.sandbox.enabled:
+                pp.kernel_manager_class = kernel_manager_class(
+                    self.sandbox, pp.kernel_env, pp.notebook_timeout
+                )
+                self._notebook_timeout = pp.notebook_timeout
 
     def source(self, path: str) -> nbformat.NotebookNode:
         """The instructor notebook at ``path`` (parsed once per worker)."""
@@ -65,18 +79,13 @@ class NotebookGrader(LoggingConfigurable):
 
     def max_points(self, path: str) -> float:
         """Points of the autograded cells of the instructor notebook at ``path``."""
-        return sum(
-            float(c.metadata.nbgrader.get("points", 0))
-            for c in self.source(path).cells
-            if c.cell_type == "code" and is_grade(c) and not is_solution(c)
-        )
+        return sum(autograded_points(self.source(path)).values())
 
     def grade(self, job: dict, on_kernel_start=None, workdir: str | None = None) -> dict:
         """Grade ``job`` (keys: student_id, notebook, path, source, feedback); return a CSV row.
 
         Never raises: every failure becomes a row with a status and a one-line message.
         """
-        started = time.monotonic()
         row = {
             "student_id": job["student_id"],
             "notebook": job["notebook"],
@@ -87,11 +96,15 @@ class NotebookGrader(LoggingConfigurable):
         }
         nb = resources = None
         tmp = tempfile.mkdtemp(prefix="grade-", dir=workdir)
+        # The kernel's private working directory (HOME in the sandbox); ``tmp/tmp`` is its /tmp.
+        home = os.path.join(tmp, "home")
+        os.mkdir(home)
+        _seed_matplotlib_cache(home)
         try:
             row["max_score"] = self.max_points(job["source"])
-            nb = read_submission(job["path"])
+            nb = read_submission(job["path"], self.max_size, job["student_id"])
             resources = {
-                "metadata": {"path": tmp},
+                "metadata": {"path": home},
                 "unique_key": job["notebook"],
                 "nbgrader": {
                     "notebook": job["notebook"],
@@ -105,11 +118,14 @@ class NotebookGrader(LoggingConfigurable):
                     pp.on_kernel_start = on_kernel_start
                 nb, resources = pp(nb, resources)
             state = resources["autograder"]
+            if self.sandbox.enabled:
+                self._limits_verdict(nb, state, kernel_outcome(tmp))
             row.update(score=state["score"], max_score=state["max_score"], status=state["status"])
             parts = ([state["reason"]] if state.get("reason") else []) + state.get("notes", [])
             row["message"] = one_line("; ".join(parts))
         except SubmissionError as exc:
             row["message"] = one_line(str(exc))
+            row["status"] = exc.status
             nb = None
         except Exception as exc:  # noqa: BLE001 - one student's notebook never aborts a batch
             self.log.exception("Grading %s of %s failed", job["notebook"], job["student_id"])
@@ -126,8 +142,42 @@ class NotebookGrader(LoggingConfigurable):
                 row["message"] = one_line(
                     f"{row['message']}; feedback not written: {exc}".lstrip("; ")
                 )
-        row["seconds"] = time.monotonic() - started
         return row
+
+    def _limits_verdict(self, nb, state: dict, outcome: dict) -> None:
+        """Status ``memory_limit`` (or a CPU-time ``timeout``) when the sandbox's limits hit."""
+        limit = format_size(self.sandbox.memory)
+        reason = None
+        if state["status"] == "kernel_died":
+            code = outcome["exit_code"]
+            if outcome["oom_killed"] or OUT_OF_MEMORY.search(outcome["log"]):
+                reason = f"the kernel was killed for using more than its memory limit ({limit})"
+            elif code == CPU_LIMIT_EXIT:
+                cpu = self.sandbox.limits(self._notebook_timeout)["RLIMIT_CPU"][0]
+                state["status"] = "timeout"
+                state["reason"] = (
+                    f"the kernel used up its CPU-time limit ({cpu} s) and was stopped; "
+                    "cells after it scored 0"
+                )
+                return
+        if state["status"] in ("ok", "kernel_died") and reason is None:
+            for index, cell in enumerate(nb.cells):
+                for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+                    if out.get("output_type") == "error" and out.get("ename") in (
+                        "MemoryError",
+                        "ResourceExhaustedError",
+                    ):
+                        reason = (
+                            f"cell {index + 1} ran out of memory ({out['ename']}: the limit is "
+                            f"{limit} per kernel)"
+                        )
+                        break
+                if reason:
+                    break
+        if reason:
+            earlier = state.get("reason") if state["status"] == "kernel_died" else ""
+            state["status"] = "memory_limit"
+            state["reason"] = "; ".join(r for r in (reason, earlier) if r)
 
     def _write_feedback(self, job, nb, resources, row) -> None:
         if self.feedback_writer is None:
@@ -141,13 +191,71 @@ class NotebookGrader(LoggingConfigurable):
 class SubmissionError(Exception):
     """The submitted file cannot be graded at all; the message says why, in one line."""
 
+    def __init__(self, message: str, status: str = "error"):
+        super().__init__(message)
+        self.status = status
 
-def read_submission(path: str) -> nbformat.NotebookNode:
-    """Read a submitted notebook, or raise ``SubmissionError`` with a readable reason."""
+
+def _seed_matplotlib_cache(home: str) -> None:
+    """Copy the grader's matplotlib font cache, so no kernel spends seconds rebuilding it."""
     try:
-        raw = Path(path).read_bytes()
+        import matplotlib
+
+        cache = Path(matplotlib.get_cachedir())
+        dest = Path(home) / ".config" / "matplotlib"
+        dest.mkdir(parents=True)
+        for f in cache.glob("fontlist-*.json"):
+            shutil.copyfile(f, dest / f.name)
+    except Exception:  # noqa: BLE001 - only a speed-up
+        pass
+
+
+def read_submission(
+    path: str, max_size: int = 0, student_id: str | None = None
+) -> nbformat.NotebookNode:
+    """Read a submitted notebook, or raise ``SubmissionError`` with a readable reason.
+
+    A symbolic link (the file, or a folder between it and the student's folder
+    ``student_id``) raises status ``symlink``; a file over ``max_size`` bytes ``too_large``.
+    """
+    p = Path(path)
+    for folder in p.parents if student_id else ():
+        if folder.is_symlink():
+            raise SubmissionError(
+                f"{folder.name}/ is a symbolic link to {os.readlink(folder)}: links are not graded",
+                "symlink",
+            )
+        if folder.name == student_id:
+            break
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        if p.is_symlink():
+            raise SubmissionError(
+                f"the submission is a symbolic link (to {os.readlink(p)}): links are not graded",
+                "symlink",
+            ) from None
+        raise SubmissionError(f"cannot read the file: {exc.strerror or exc}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise SubmissionError("not a regular file")
+        if max_size and info.st_size > max_size:
+            raise SubmissionError(
+                f"the file is {format_size(info.st_size)}, over the {format_size(max_size)} limit "
+                "(--max-size); it was not opened",
+                "too_large",
+            )
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            raw = fh.read(max_size + 1 if max_size else -1)
+        if max_size and len(raw) > max_size:
+            raise SubmissionError(
+                f"the file is over the {format_size(max_size)} limit (--max-size)", "too_large"
+            )
     except OSError as exc:
         raise SubmissionError(f"cannot read the file: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

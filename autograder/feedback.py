@@ -4,15 +4,34 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from pathlib import Path
 
 import nbgrader
 from nbconvert.exporters import HTMLExporter
+from nbconvert.filters.markdown_mistune import markdown2html_mistune
+from nbconvert.preprocessors.sanitize import SanitizeHTML
 from nbformat.v4 import new_markdown_cell
 from traitlets import Unicode
 from traitlets.config import Config, LoggingConfigurable
 
 from autograder.paths import atomic_write_text
+
+#: Tags kept in student-written HTML (markdown cells, HTML outputs); everything else is escaped.
+SAFE_TAGS = sorted(
+    {"a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "div", "dl", "dt", "em"}
+    | {"h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "kbd", "li", "ol", "p", "pre"}
+    | {"s", "span", "strong", "sub", "sup", "table", "tbody", "td", "tfoot", "th", "thead"}
+    | {"tr", "u", "ul", "details", "summary", "caption"}
+)
+#: Attributes kept on those tags (no event handlers, no style).
+SAFE_ATTRIBUTES = {
+    "*": ["class", "id", "title", "align"],
+    "a": ["href", "title"],
+    "img": ["src", "alt", "title", "width", "height"],
+    "td": ["colspan", "rowspan"],
+    "th": ["colspan", "rowspan"],
+}
 
 _NBGRADER = Path(nbgrader.__file__).resolve().parent
 _TEMPLATES = _NBGRADER / "server_extensions" / "formgrader" / "templates"
@@ -34,6 +53,12 @@ class FeedbackWriter(LoggingConfigurable):
     The notebook it renders comes from the grading pipeline, whose grade cells hold only their
     visible part (``SplitHiddenTests``); hidden tests show up only as "hidden tests failed".
     A banner at the top gives the status and the autograder's message.
+
+    Everything a student wrote is sanitized before it reaches the report (nbconvert's
+    ``SanitizeHTML`` preprocessor, i.e. bleach): markdown cells are rendered to HTML and
+    cleaned (no ``<script>``, event handlers or ``javascript:`` links), HTML outputs are
+    cleaned, and JavaScript, SVG and widget outputs are dropped. Configure it through
+    ``c.SanitizeHTML`` (allowed tags, attributes, output types).
     """
 
     template_name = Unicode("feedback", help="nbconvert template for the report.").tag(config=True)
@@ -53,7 +78,28 @@ class FeedbackWriter(LoggingConfigurable):
         # for an instructor grading a class, so its exporter logs errors only.
         quiet = logging.getLogger("autograder.feedback.html")
         quiet.setLevel(logging.ERROR)
+        c.HTMLExporter.sanitize_html = True
         self.exporter = HTMLExporter(config=c, log=quiet)
+        self.sanitizer = SanitizeHTML(parent=self)
+        if "tags" not in self.config.get("SanitizeHTML", {}):
+            self.sanitizer.tags = SAFE_TAGS
+        if "attributes" not in self.config.get("SanitizeHTML", {}):
+            self.sanitizer.attributes = SAFE_ATTRIBUTES
+
+    def sanitize(self, nb) -> None:
+        """Clean, in place, every markdown cell and output of ``nb`` (see the class doc)."""
+        for cell in nb.cells:
+            if cell.cell_type == "markdown":
+                rendered = self.sanitizer.sanitize_html_tags(markdown2html_mistune(cell.source))
+                # One HTML block for the template's markdown pass: no blank line inside it.
+                rendered = re.sub(r"\n\s*\n", "\n<!-- -->\n", rendered.strip())
+                cell.source = f"<div>\n{rendered}\n</div>"
+                cell.pop("attachments", None)
+            elif cell.cell_type == "raw":
+                cell.source = self.sanitizer.sanitize_html_tags(cell.source)
+            elif cell.cell_type == "code":
+                outputs = self.sanitizer.sanitize_code_outputs(cell.get("outputs", []))
+                cell.outputs = [o for o in outputs if o.get("data", True)]
 
     def _banner(self, row: dict) -> str:
         message = f" — {html.escape(row['message'])}" if row.get("message") else ""
@@ -68,6 +114,7 @@ class FeedbackWriter(LoggingConfigurable):
         """Write the report of a graded notebook to ``path``."""
         nb.cells.insert(0, new_markdown_cell(self._banner(row)))
         nb.metadata.pop("widgets", None)
+        self.sanitize(nb)
         res = {
             "nbgrader": {
                 "notebook": row["notebook"],

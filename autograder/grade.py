@@ -21,13 +21,20 @@ import time
 from multiprocessing.connection import wait
 from pathlib import Path
 
-from traitlets import Float, Integer
+from traitlets import Bool, Float, Integer
 from traitlets.config import LoggingConfigurable
 
 from autograder.execute import NotebookGrader, one_line
-from autograder.paths import CHAPTER_GLOB, NOTEBOOKS, atomic_write_text, chapters
+from autograder.gradebook import (
+    attach_cell_recorder,
+    chapter_points,
+    complete_cells,
+    finish_row,
+    job_points,
+)
+from autograder.paths import NOTEBOOKS, chapters
 
-COLUMNS = ["student_id", "notebook", "score", "max_score", "status", "message"]
+COLUMNS = ["student_id", "notebook", "score", "max_score", "status", "message", "sandbox"]
 
 log = logging.getLogger("autograder")
 
@@ -81,6 +88,7 @@ def csv_text(rows: list[dict]) -> str:
                 format_score(row["max_score"]),
                 row["status"],
                 row["message"],
+                row.get("sandbox", ""),
             ]
         )
     return buf.getvalue()
@@ -94,6 +102,7 @@ def _worker_main(conn, config, workdir: str) -> None:
         level=logging.WARNING, format="[autograder worker] %(levelname)s %(message)s"
     )
     grader = NotebookGrader(config=config)
+    recorder = attach_cell_recorder(grader)  # per-cell results for the JSON and the gradebook
     while True:
         try:
             job = conn.recv()
@@ -105,8 +114,9 @@ def _worker_main(conn, config, workdir: str) -> None:
         def report(pid, key=job["key"]):
             conn.send(("kernel", key, pid))
 
+        recorder.reset()
         row = grader.grade(job, on_kernel_start=report, workdir=workdir)
-        conn.send(("done", job["key"], row))
+        conn.send(("done", job["key"], finish_row(row, job, recorder.cells)))
 
 
 class _Worker:
@@ -146,10 +156,14 @@ class GradeRunner(LoggingConfigurable):
         "and its kernel (a worker normally stops the notebook itself at the deadline).",
     ).tag(config=True)
 
-    progress = Integer(1, help="Show a progress bar on stderr (1) or not (0).").tag(config=True)
+    progress = Bool(True, help="Show a progress bar on stderr.").tag(config=True)
 
     def n_workers(self, n_jobs: int) -> int:
         n = self.workers or os.cpu_count() or 1
+        if not self.workers:  # automatic: as many kernels as the memory available holds
+            from autograder.sandbox import Sandbox
+
+            n = min(n, Sandbox(config=self.config).max_workers())
         return max(1, min(n, n_jobs))
 
     def notebook_timeout(self) -> float:
@@ -250,17 +264,15 @@ class GradeRunner(LoggingConfigurable):
         pool[pool.index(w)] = _Worker(ctx, self.config, workdir)
 
     def _failed_row(self, job: dict, status: str, message: str) -> dict:
-        try:
-            max_score = NotebookGrader(config=self.config).max_points(job["source"])
-        except Exception:  # noqa: BLE001
-            max_score = 0.0
+        points = job_points(job)  # read from the instructor notebook, no grader built
         row = {
             "student_id": job["student_id"],
             "notebook": job["notebook"],
             "score": 0.0,
-            "max_score": max_score,
+            "max_score": sum(points.values()),
             "status": status,
             "message": one_line(message),
+            "cells": complete_cells(points, [], "not_run"),
         }
         if job.get("feedback"):
             from autograder.feedback import FeedbackWriter
@@ -275,10 +287,13 @@ class GradeRunner(LoggingConfigurable):
 
 
 def build_jobs(
-    submissions: list[tuple[str, Path]], source_dir: Path, feedback: Path | None, pattern: str
+    submissions: list[tuple[str, Path]],
+    source_dir: Path,
+    feedback: Path | None,
+    known: dict[str, Path],
 ):
-    """Turn submissions into grading jobs; return ``(jobs, rows for unknown notebooks)``."""
-    known = chapters(source_dir, pattern)
+    """Turn submissions into grading jobs for the chapters ``known`` (stem -> instructor
+    notebook); return ``(jobs, rows for unknown notebooks)``."""
     jobs, rows = [], []
     for student, path in submissions:
         stem = path.stem
@@ -293,6 +308,7 @@ def build_jobs(
                     "message": one_line(
                         f"{path.name} matches no chapter in {source_dir.name}/ (known: {', '.join(known) or 'none'})"
                     ),
+                    "cells": [],
                 }
             )
             continue
@@ -303,6 +319,7 @@ def build_jobs(
                 "path": str(path),
                 "source": str(known[stem]),
                 "feedback": str(Path(feedback) / student / f"{stem}.html") if feedback else None,
+                "points": chapter_points(known[stem]),
             }
         )
     return jobs, rows
@@ -314,13 +331,85 @@ def grade_folder(
     config,
     feedback_dir: Path | None = None,
     source_dir: Path = NOTEBOOKS,
+    shard: tuple[int, int] | None = None,
+    roster: Path | None = None,
+    db_url: str | None = None,
 ) -> list[dict]:
-    """Grade every submission under ``submissions_dir``; write ``out_csv``; return the rows."""
+    """Grade every submission under ``submissions_dir``; return the rows.
+
+    Writes ``out_csv``, the per-cell results next to it (``.json``) and nbgrader's gradebook at
+    ``db_url`` (default: SQLite ``gradebook.db`` next to the CSV; ``"none"``: no gradebook).
+    ``shard=(K, N)`` grades only the students of shard ``K`` (``merge.shard_of``); ``roster``
+    adds a ``missing`` row for each roster student (of this shard) who handed in nothing for a
+    chapter that someone in the folder handed in.
+    """
+    from autograder.gradebook import (
+        NO_DB,
+        default_db_url,
+        missing_rows,
+        read_roster,
+        write_gradebook,
+    )
+    from autograder.merge import shard_of, write_results
+    from autograder.release import Release
+
     submissions, warnings = find_submissions(Path(submissions_dir))
     for w in warnings:
         log.warning(w)
-    pattern = config.Release.get("notebook_glob", CHAPTER_GLOB)
-    jobs, rows = build_jobs(submissions, Path(source_dir), feedback_dir, pattern)
+    known = chapters(source_dir, Release(config=config).notebook_glob)
+    # The chapters being graded: the same for every shard, since each shard sees the folder.
+    graded = sorted({path.stem for _, path in submissions if path.stem in known})
+    students = read_roster(roster) if roster else None
+    if students is not None:
+        for sid in sorted({sid for sid, _ in submissions} - set(students)):
+            log.warning("%s handed in work but is not on the roster %s", sid, roster)
+    if shard is not None:
+        k, n = shard
+        submissions = [(sid, path) for sid, path in submissions if shard_of(sid, n) == k]
+        if students is not None:
+            students = {sid: v for sid, v in students.items() if shard_of(sid, n) == k}
+    jobs, rows = build_jobs(submissions, Path(source_dir), feedback_dir, known)
+    sandbox = sandbox_mode(config, bool(jobs))  # raises SandboxError: refuse before grading
     rows += GradeRunner(config=config).run(jobs)
-    atomic_write_text(Path(out_csv), csv_text(rows))
+    if students is not None:
+        rows += missing_rows(students, rows, graded, known)
+    for row in rows:
+        row["sandbox"] = sandbox
+    write_results(Path(out_csv), rows, shard)
+    if db_url != NO_DB:
+        url = db_url or default_db_url(out_csv)
+        course_id = config.CourseDirectory.get("course_id") or "default_course"
+        try:
+            write_gradebook(url, rows, known, course_id, students)
+        except Exception as exc:
+            raise GradebookError(url, out_csv, exc) from exc
     return rows
+
+
+def sandbox_mode(config, probe: bool = True) -> str:
+    """``"bwrap"``, after checking that the sandbox starts (``SandboxError`` naming the fix if
+    not), or ``"off"`` under ``--no-sandbox``: the value of the CSV's ``sandbox`` column."""
+    from autograder.sandbox import Sandbox
+
+    sandbox = Sandbox(config=config)
+    if not sandbox.enabled:
+        return "off"
+    if probe:
+        sandbox.probe()
+    return "bwrap"
+
+
+class GradebookError(Exception):
+    """The CSV is written but the gradebook could not be."""
+
+    def __init__(self, url: str, out_csv: Path, exc: Exception):
+        from sqlalchemy.engine import make_url
+
+        try:
+            shown = make_url(url).render_as_string(hide_password=True)
+        except Exception:  # noqa: BLE001
+            shown = "the --db URL"
+        super().__init__(
+            f"grades written to {out_csv}, but the gradebook at {shown} could not be written: "
+            f"{type(exc).__name__}: {one_line(str(exc))}"
+        )

@@ -12,13 +12,22 @@ c.CourseDirectory.course_id = "keras-deep-dive"
 
 # --- release: the student copies -------------------------------------------------------------
 # Chapters are the notebooks/NN_<topic>.ipynb files; each one is an assignment of its own.
-c.Release.notebook_glob = "[0-9][0-9]_*.ipynb"
+# The glob is defined once (autograder/paths.py CHAPTER_GLOB, the default of
+# Release.notebook_glob); every command finds chapters with it. To change it, set here:
+# c.Release.notebook_glob = "[0-9][0-9]_*.ipynb"
 
 # --- grade: executing a submission -----------------------------------------------------------
 # Training cells run at small size while grading, but a slow machine under load still needs
 # minutes, so the per-cell limit is generous. The per-notebook deadline bounds the whole run.
 c.ExecuteGraded.cell_timeout = 600.0
 c.ExecuteGraded.notebook_timeout = 1800.0
+# Both are upper bounds: where `python -m autograder check` recorded the instructor's times
+# (c.ExecuteGraded.timings_file, autograder/timings.json), a cell may take timing_multiple x
+# the instructor's time for it, at least timing_floor; a notebook timing_multiple x the
+# instructor's total, at least timing_notebook_floor. --cell-timeout / --timeout override.
+c.ExecuteGraded.timing_multiple = 10.0
+c.ExecuteGraded.timing_floor = 20.0
+c.ExecuteGraded.timing_notebook_floor = 120.0
 # After a timeout the kernel is interrupted; if it is still busy this many seconds later
 # (a loop that swallows KeyboardInterrupt), it is killed and the rest of the notebook scores 0.
 c.ExecuteGraded.interrupt_grace = 5.0

@@ -15,13 +15,32 @@ NOTEBOOKS = REPO / "notebooks"
 RELEASE = PACKAGE / "release"
 #: The configuration file loaded by every command.
 CONFIG_FILE = PACKAGE / "nbgrader_config.py"
-#: Chapter notebooks, ``NN_<topic>.ipynb`` (the default of ``Release.notebook_glob``).
+#: Chapter notebooks, ``NN_<topic>.ipynb``: the one definition of the chapter glob. It is the
+#: default of ``Release.notebook_glob`` (set that option in ``nbgrader_config.py`` to change it);
+#: every command finds the chapters through ``chapters()``.
 CHAPTER_GLOB = "[0-9][0-9]_*.ipynb"
 
 
 def chapters(source_dir: Path = NOTEBOOKS, pattern: str = CHAPTER_GLOB) -> dict[str, Path]:
-    """Map each chapter's assignment id (the notebook stem) to its instructor notebook."""
+    """Map each chapter's assignment id (the notebook stem) to its instructor notebook, in order."""
     return {p.stem: p for p in sorted(Path(source_dir).glob(pattern))}
+
+
+def autograded_points(nb) -> dict[str, float]:
+    """``{grade_id: points}`` of the autograded cells of an instructor notebook, in cell order.
+
+    Autograded cells are nbgrader grade cells that are code and not answer cells (answer cells
+    that carry points, and task cells, are graded by hand). This is the one definition of a
+    chapter's ``max_score``: the CSV, the per-cell JSON and the gradebook all use it, so a grade
+    cell a student deleted still counts (scoring 0) whether or not it is re-inserted.
+    """
+    from nbgrader.utils import is_grade, is_solution
+
+    return {
+        cell.metadata.nbgrader["grade_id"]: float(cell.metadata.nbgrader.get("points", 0) or 0)
+        for cell in nb.cells
+        if cell.cell_type == "code" and is_grade(cell) and not is_solution(cell)
+    }
 
 
 def release_path(stem: str, out_dir: Path = RELEASE) -> Path:

@@ -24,7 +24,14 @@ from nbgrader.preprocessors import (
 from traitlets import List, Unicode
 from traitlets.config import LoggingConfigurable
 
-from autograder.paths import CHAPTER_GLOB, NOTEBOOKS, RELEASE, atomic_write_text, release_path
+from autograder.paths import (
+    CHAPTER_GLOB,
+    NOTEBOOKS,
+    RELEASE,
+    atomic_write_text,
+    chapters,
+    release_path,
+)
 
 
 class Release(LoggingConfigurable):
@@ -69,7 +76,7 @@ class Release(LoggingConfigurable):
 
     def chapters(self, source_dir: Path = NOTEBOOKS) -> dict[str, Path]:
         """Map assignment id (notebook stem) to instructor notebook, in chapter order."""
-        return {p.stem: p for p in sorted(Path(source_dir).glob(self.notebook_glob))}
+        return chapters(source_dir, self.notebook_glob)
 
     def render(self, source: Path) -> str:
         """The student copy of ``source`` as the exact text that is written to disk."""

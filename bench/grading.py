@@ -112,6 +112,11 @@ def main() -> None:
         "--floor-repeats", type=int, default=4, help="kernel+TensorFlow starts for the floor"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary course folder")
+    parser.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="grade ours without the bubblewrap sandbox (default: sandboxed, as instructors run it)",
+    )
     args = parser.parse_args()
 
     chapters = list(paths.chapters().values())
@@ -188,11 +193,13 @@ def main() -> None:
             "--workers",
             str(args.workers),
             "--no-progress",
+            *(["--no-sandbox"] if args.no_sandbox else []),
         ]
     )
     with open(csv_path, newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     full = sum(r["status"] == "ok" and float(r["score"]) == float(r["max_score"]) for r in rows)
+    sandbox = ",".join(sorted({r.get("sandbox") or "?" for r in rows}))
 
     stock_nb, ours_nb = stock / n, ours / n
     floor_med = statistics.median(floor_seq)
@@ -200,7 +207,7 @@ def main() -> None:
     print(f"{'':34}{'s/notebook':>12}")
     print(f"{'stock nbgrader autograde (1 proc)':34}{stock_nb:12.2f}")
     print(
-        f"{f'ours, --workers {args.workers}':34}{ours_nb:12.2f}   ({full}/{len(rows)} notebooks at full marks)"
+        f"{f'ours, --workers {args.workers}':34}{ours_nb:12.2f}   ({full}/{len(rows)} notebooks at full marks, sandbox={sandbox})"
     )
     print(f"{'floor, 1 at a time (median)':34}{floor_med:12.2f}")
     print(f"{f'floor, {args.workers} at a time (throughput)':34}{floor_par:12.2f}")

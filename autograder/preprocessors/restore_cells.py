@@ -7,7 +7,10 @@ import copy
 from nbformat import NotebookNode
 from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader.utils import is_grade, is_locked, is_solution
-from traitlets import Bool, Unicode
+from traitlets import Bool, List, Unicode
+
+from autograder.preprocessors.split_hidden_tests import SplitHiddenTests
+from autograder.scan import MAGIC_ALLOW, scan_notebook, summarize
 
 
 def _nbgrader_meta(cell) -> dict | None:
@@ -16,19 +19,6 @@ def _nbgrader_meta(cell) -> dict | None:
         return None
     value = meta.get("nbgrader")
     return value if isinstance(value, dict) else ({} if value is not None else None)
-
-
-def _visible(source: str) -> str:
-    """The source as the student copy shows it (nbgrader's ClearHiddenTests rule)."""
-    lines, inside = [], False
-    for line in source.split("\n"):
-        if "BEGIN HIDDEN TESTS" in line:
-            inside = True
-        elif "END HIDDEN TESTS" in line:
-            inside = False
-        elif not inside:
-            lines.append(line)
-    return "\n".join(lines)
 
 
 class RestoreCells(NbGraderPreprocessor):
@@ -51,7 +41,21 @@ class RestoreCells(NbGraderPreprocessor):
       the instructor notebook (``reinsert_missing``), so it is graded as written.
 
     Every change is reported in ``resources["autograder"]["notes"]`` (shown in the CSV message).
+    The read-only Setup cells (``chNN_setup_colab``, ``chNN_setup``) are restored like any
+    read-only cell. Then the code the student wrote is scanned (``autograder.scan``); findings
+    go to ``resources["autograder"]["flags"]`` and make the row ``flagged``.
     """
+
+    scan = Bool(
+        True,
+        help="Scan the student's code cells for tricks aimed at the grader (status flagged).",
+    ).tag(config=True)
+
+    magic_allow = List(
+        sorted(MAGIC_ALLOW),
+        help="IPython magics a student cell may use without being flagged "
+        "(every other magic and every ! shell escape is flagged).",
+    ).tag(config=True)
 
     reinsert_missing = Bool(
         True,
@@ -108,7 +112,7 @@ class RestoreCells(NbGraderPreprocessor):
                 if is_solution(ref):
                     out.append(self._restore_answer(cell, ref, gid, notes))
                 else:
-                    out.append(self._restore_locked(cell, ref, gid, notes))
+                    out.append(self._restore_locked(cell, ref, gid, notes, self._visible))
                 continue
             if meta is not None:
                 gid = meta.get("grade_id")
@@ -138,14 +142,24 @@ class RestoreCells(NbGraderPreprocessor):
 
         nb.cells = out
         self._unique_cell_ids(nb)
+        if self.scan:
+            findings = scan_notebook(nb, source_nb, frozenset(self.magic_allow))
+            state.setdefault("flags", []).extend(summarize(findings))
         return nb, resources
 
+    def _visible(self, source: str) -> str:
+        """What the student copy shows of an instructor cell (same delimiters as release)."""
+        try:
+            return SplitHiddenTests(parent=self).visible(source)
+        except ValueError:
+            return source
+
     @staticmethod
-    def _restore_locked(cell, ref, gid, notes) -> NotebookNode:
+    def _restore_locked(cell, ref, gid, notes, visible) -> NotebookNode:
         changed = []
         if cell.get("cell_type") != ref.cell_type:
             changed.append("cell type")
-        if cell.get("source") not in (ref.source, _visible(ref.source)):
+        if cell.get("source") not in (ref.source, visible(ref.source)):
             changed.append("source")
         old = _nbgrader_meta(cell) or {}
         if is_grade(ref) and str(old.get("points")) != str(ref.metadata.nbgrader.get("points")):
@@ -155,8 +169,9 @@ class RestoreCells(NbGraderPreprocessor):
                 same = False
             if not same:
                 changed.append("points")
-        if changed and is_grade(ref):
-            notes.append(f"grade cell {gid} restored ({', '.join(changed)} changed)")
+        if changed:
+            kind = "grade cell" if is_grade(ref) else "read-only cell"
+            notes.append(f"{kind} {gid} restored ({', '.join(changed)} changed)")
         restored = copy.deepcopy(ref)
         if restored.cell_type == "code":
             restored.outputs = []

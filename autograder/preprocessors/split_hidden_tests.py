@@ -5,12 +5,11 @@ from __future__ import annotations
 import textwrap
 
 from nbformat import NotebookNode
-from nbgrader.preprocessors import NbGraderPreprocessor
+from nbgrader.preprocessors import ClearHiddenTests
 from nbgrader.utils import is_grade, is_solution
-from traitlets import Unicode
 
 
-class SplitHiddenTests(NbGraderPreprocessor):
+class SplitHiddenTests(ClearHiddenTests):
     """Split every grade cell into its visible checks and its hidden tests.
 
     The cell keeps only the visible part, exactly what the student copy shows (nbgrader's
@@ -20,15 +19,13 @@ class SplitHiddenTests(NbGraderPreprocessor):
     neither their source nor their tracebacks can reach the feedback. Hidden lines are dedented,
     so they must be runnable at the top level of the cell (``python -m autograder check`` fails
     on an instructor notebook where they are not).
+
+    It is a ``ClearHiddenTests`` (the preprocessor that makes the student copy), so the
+    delimiters are one setting for release, grading and ``RestoreCells``:
+    ``c.ClearHiddenTests.begin_test_delimeter`` / ``end_test_delimeter`` (nbgrader's spelling).
+    ``ExecuteGraded`` runs the hidden tests after the last cell, never while student code can
+    still show anything.
     """
-
-    begin_test_delimeter = Unicode(
-        "BEGIN HIDDEN TESTS", help="The delimiter marking the beginning of hidden tests"
-    ).tag(config=True)
-
-    end_test_delimeter = Unicode(
-        "END HIDDEN TESTS", help="The delimiter marking the end of hidden tests"
-    ).tag(config=True)
 
     def split(self, source: str) -> tuple[str, str]:
         """Return ``(visible, hidden)`` parts of a grade cell's source."""
@@ -37,12 +34,14 @@ class SplitHiddenTests(NbGraderPreprocessor):
         for line in source.split("\n"):
             if self.begin_test_delimeter in line:
                 if inside:
-                    raise ValueError("nested BEGIN HIDDEN TESTS")
+                    raise ValueError(f"nested {self.begin_test_delimeter}")
                 inside = True
                 hidden = []
             elif self.end_test_delimeter in line:
                 if not inside:
-                    raise ValueError("END HIDDEN TESTS without BEGIN HIDDEN TESTS")
+                    raise ValueError(
+                        f"{self.end_test_delimeter} without {self.begin_test_delimeter}"
+                    )
                 inside = False
                 blocks.append(textwrap.dedent("\n".join(hidden)))
             elif inside:
@@ -50,8 +49,12 @@ class SplitHiddenTests(NbGraderPreprocessor):
             else:
                 visible.append(line)
         if inside:
-            raise ValueError("BEGIN HIDDEN TESTS without END HIDDEN TESTS")
+            raise ValueError(f"{self.begin_test_delimeter} without {self.end_test_delimeter}")
         return "\n".join(visible), "\n".join(b for b in blocks if b.strip())
+
+    def visible(self, source: str) -> str:
+        """The source as the student copy shows it (hidden regions cut out)."""
+        return self.split(source)[0]
 
     def preprocess(self, nb: NotebookNode, resources: dict):
         hidden_tests = resources.setdefault("autograder", {}).setdefault("hidden_tests", {})

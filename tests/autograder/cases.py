@@ -20,11 +20,14 @@ while True:
     except KeyboardInterrupt:
         pass"""
 
-# Every later cell (grade cells included) writes a harmless warning to stderr.
-STDERR_WARNINGS = """import sys, warnings
-def _warn(*args, **kwargs):
-    print("UserWarning: something harmless", file=sys.stderr)
-get_ipython().events.register("pre_run_cell", _warn)
+# Later cells (grade cells included) get harmless warnings on stderr, written to file
+# descriptor 2 by a thread (a pre_run_cell hook would be undone before grade cells, and flagged).
+STDERR_WARNINGS = """import os, threading, time, warnings
+def _warn():
+    while True:
+        os.write(2, b"UserWarning: something harmless\\n")
+        time.sleep(0.05)
+threading.Thread(target=_warn, daemon=True).start()
 warnings.warn("harmless warning at import time")"""
 
 BAD_CELLS = {

@@ -184,3 +184,26 @@ def fixture_grades(tmp_path_factory, release):
         out[workers] = csv_path
     out["feedback"] = root / "feedback-2"
     return out
+
+
+def parse_check_table(stdout: str) -> dict[str, dict[str, tuple[float, float]]]:
+    """``{stem: {"instructor": (score, max), "blank": (score, max), "ok": bool}}`` from check."""
+    table = {}
+    for line in stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 4 and parts[0][:2].isdigit() and "/" in parts[1] and "/" in parts[2]:
+            inst, blank = (tuple(float(x) for x in p.split("/")) for p in parts[1:3])
+            table[parts[0]] = {"instructor": inst, "blank": blank, "ok": parts[3] == "ok"}
+    return table
+
+
+@pytest.fixture(scope="session")
+def check_run(tmp_path_factory):
+    """One ``python -m autograder check`` of every chapter, shared by the tests that need it
+    (the check gate itself, and the stock-nbgrader test that compares its scores with it).
+    Its instructor timings go to a temporary file, not the machine's autograder/timings.json."""
+    if not CHAPTERS:
+        pytest.skip("no chapter notebooks yet")
+    timings = tmp_path_factory.mktemp("check-timings") / "timings.json"
+    proc = run_autograder("check", "--workers", "2", "--no-progress", "--timings", str(timings))
+    return {"proc": proc, "table": parse_check_table(proc.stdout), "timings": timings}

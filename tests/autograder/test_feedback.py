@@ -71,3 +71,38 @@ def test_failed_hidden_tests_are_reported_without_their_code(fixture_grades):
     assert "隐藏测试未通过 (hidden tests failed)" in text
     assert "SECRET_HIDDEN_MARKER" not in text and "double(-1.5)" not in text
     assert "Score: 1.0 / 3.0" in text or "1 / 3" in text
+
+
+def test_student_html_is_sanitised(tmp_path):
+    """No kernel: student markdown and outputs with <script>, onerror, javascript: links and a
+    Javascript output are inert in the report; the course's own markdown keeps its formatting."""
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+    from autograder.feedback import FeedbackWriter
+
+    nb = new_notebook(
+        cells=[
+            new_markdown_cell(
+                "## 标题 (Title)\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n"
+                "<script>alert('xss-md')</script>\n\n[x](javascript:alert('xss-link'))\n\n"
+                "<img src=x onerror=\"alert('xss-img')\">"
+            ),
+            new_code_cell(
+                "x",
+                outputs=[
+                    new_output(
+                        "display_data",
+                        data={"text/html": "<b>bold</b><script>alert('xss-html')</script>"},
+                    ),
+                    new_output("display_data", data={"application/javascript": "alert('xss-js')"}),
+                ],
+            ),
+        ]
+    )
+    row = {"notebook": "n", "student_id": "s", "score": 1, "max_score": 2, "status": "ok"}
+    FeedbackWriter().write(str(tmp_path / "r.html"), nb, {}, {**row, "message": "<i>m</i>"})
+    raw = (tmp_path / "r.html").read_text(encoding="utf-8")
+    for payload in ("<script>alert(", 'onerror="alert', "javascript:alert", "alert('xss-js')"):
+        assert payload not in raw, payload
+    assert "<b>bold</b>" in raw and "<table>" in raw and "<h2" in raw
+    assert "&lt;i&gt;m&lt;/i&gt;" in raw  # the banner escapes the message

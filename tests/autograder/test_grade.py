@@ -7,6 +7,7 @@ The class (see ``conftest.graded_class``) is built from the real chapters and gr
 from __future__ import annotations
 
 import html
+import json
 import re
 import time
 
@@ -21,6 +22,8 @@ from conftest import (
     read_csv,
     run_autograder,
 )
+
+from autograder.grade import COLUMNS
 
 pytestmark = pytest.mark.skipif(not CHAPTERS, reason="no chapter notebooks yet")
 
@@ -132,10 +135,33 @@ def test_unknown_notebook_is_reported(graded_class):
 def test_every_submission_has_one_row_sorted(graded_class):
     """Does the CSV have the documented columns, one row per submission, sorted by student and notebook?"""
     text = graded_class["csv"].read_text(encoding="utf-8").splitlines()
-    assert text[0] == "student_id,notebook,score,max_score,status,message"
+    assert text[0].startswith("student_id,notebook,score,max_score,status,message")
+    assert text[0] == ",".join(COLUMNS)
     keys = list(graded_class["rows"])
     assert keys == sorted(keys)
     assert len(keys) == len(CHAPTERS) + len(graded_class["made"]) + 1
+
+
+def test_per_cell_json_and_gradebook_match_the_csv(graded_class):
+    """Do the per-cell JSON and the default SQLite gradebook next to the CSV hold every row's
+    score, for every status (timeouts, dead kernels, broken files included)?"""
+    from nbgrader.api import Gradebook
+
+    doc = json.loads(graded_class["csv"].with_suffix(".json").read_text(encoding="utf-8"))
+    results = {(r["student_id"], r["notebook"]): r for r in doc["results"]}
+    assert set(results) == set(graded_class["rows"])
+    db = f"sqlite:///{graded_class['csv'].parent / 'gradebook.db'}"
+    with Gradebook(db, course_id="keras-deep-dive") as gb:
+        for key, row in graded_class["rows"].items():
+            cells = results[key]["cells"]
+            assert sum(c["score"] for c in cells) == float(row["score"]), (key, cells)
+            if row["status"] == "unknown_notebook":
+                assert cells == []
+                continue
+            assert (
+                sum(c["max_score"] for c in cells) == float(row["max_score"]) == chapter_max(key[1])
+            )
+            assert gb.find_submission(key[1], key[0]).score == float(row["score"]), key
 
 
 def test_batch_time_is_bounded(graded_class):
@@ -190,9 +216,10 @@ def test_notebook_deadline_stops_a_slow_notebook(tmp_path, release):
     wall = time.monotonic() - started
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = read_csv(tmp_path / "g.csv")
-    for student in ("slow", "hidden_loop"):
+    for student, score in (("slow", 0), ("hidden_loop", 1)):
         row = rows[(student, "90_tiny")]
-        assert (row["status"], float(row["score"])) == ("timeout", 0), row
+        # Hidden tests run after the last cell: ch90_size_test (no hidden tests) keeps its point.
+        assert (row["status"], float(row["score"])) == ("timeout", score), row
         assert "deadline" in row["message"], row
     message = rows[("hidden_loop", "90_tiny")]["message"]
     assert "(hidden tests)" in message and "double(-1.5)" not in message, message

@@ -8,7 +8,7 @@ import time
 from traitlets.config import Config
 
 from autograder import execute
-from autograder.grade import GradeRunner, csv_text
+from autograder.grade import COLUMNS, GradeRunner, csv_text
 
 
 def _fake_grade(self, job, on_kernel_start=None, workdir=None):
@@ -29,20 +29,43 @@ def _fake_grade(self, job, on_kernel_start=None, workdir=None):
 def test_stuck_worker_is_killed_and_others_are_graded(monkeypatch, tmp_path):
     """Is a worker stuck past the notebook deadline killed, a crashed one reported, and every other student still graded?"""
     monkeypatch.setattr(execute.NotebookGrader, "grade", _fake_grade)
-    monkeypatch.setattr(execute.NotebookGrader, "max_points", lambda self, path: 1.0)
+    parent, built = os.getpid(), []
+    real_init = execute.NotebookGrader.__init__
+
+    def counting_init(self, **kw):
+        built.append(os.getpid())
+        real_init(self, **kw)
+
+    monkeypatch.setattr(execute.NotebookGrader, "__init__", counting_init)
     config = Config()
     config.ExecuteGraded.notebook_timeout = 1.0
     config.GradeRunner.kill_grace = 1.0
     config.GradeRunner.workers = 2
-    config.GradeRunner.progress = 0
+    config.GradeRunner.progress = False
     students = ["a", "hang", "b", "crash", "c", "d"]
     jobs = [
-        {"student_id": s, "notebook": "00_x", "path": "x", "source": "x", "feedback": None}
+        {
+            "student_id": s,
+            "notebook": "00_x",
+            "path": "x",
+            "source": "x",
+            "feedback": None,
+            "points": {"x_test": 2.0, "y_test": 1.0},
+        }
         for s in students
     ]
     started = time.monotonic()
     rows = GradeRunner(config=config).run(jobs)
     assert time.monotonic() - started < 30
+    # Rows for a killed or crashed worker come from the job, without a grader in the parent.
+    assert parent not in built
+    failed = {r["student_id"]: r for r in rows if r["status"] != "ok"}
+    for row in failed.values():
+        assert row["max_score"] == 3.0 and row["score"] == 0.0
+        assert [(c["grade_id"], c["status"]) for c in row["cells"]] == [
+            ("x_test", "not_run"),
+            ("y_test", "not_run"),
+        ]
     status = {r["student_id"]: r["status"] for r in rows}
     assert status == {
         "a": "ok",
@@ -69,4 +92,5 @@ def test_csv_does_not_depend_on_completion_order():
         for n in ("01_y", "00_x")
     ]
     assert csv_text(rows) == csv_text(list(reversed(rows)))
-    assert csv_text(rows).splitlines()[1] == 'a,00_x,1.5,2,ok,"m, with comma"'
+    extra = "," * (len(COLUMNS) - 6)  # columns after `message` (sandbox) are empty here
+    assert csv_text(rows).splitlines()[1] == 'a,00_x,1.5,2,ok,"m, with comma"' + extra

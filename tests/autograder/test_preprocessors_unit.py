@@ -1,0 +1,268 @@
+"""Fast unit tests of the grading preprocessors: no kernel, no TensorFlow (well under a second
+each). Cell repair (``RestoreCells``), the hidden-test split (``SplitHiddenTests``), scoring
+from verdicts (``ScoreCells``), the display cap (``ExecuteGraded``) and the timings file."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import nbformat
+import pytest
+from conftest import CHAPTERS
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+from traitlets.config import Config
+
+from autograder.preprocessors import ExecuteGraded, RestoreCells, ScoreCells, SplitHiddenTests
+from autograder.preprocessors import timings as timing_file
+from autograder.preprocessors.execute_graded import TRUNCATED, setup_imports
+from autograder.release import Release
+
+pytestmark = pytest.mark.skipif(not CHAPTERS, reason="no chapter notebooks yet")
+
+
+def _meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+def _by_gid(nb, gid):
+    return next(c for c in nb.cells if _meta(c).get("grade_id") == gid)
+
+
+@pytest.fixture(scope="module")
+def chapter():
+    source = nbformat.read(str(CHAPTERS[0]), as_version=4)
+    blank = nbformat.reads(Release().render(CHAPTERS[0]), as_version=4)
+    return source, blank
+
+
+def _restore(nb, source, config=None):
+    resources = {"autograder": {"source_nb": source, "notes": []}}
+    nb, resources = RestoreCells(config=config or Config()).preprocess(copy.deepcopy(nb), resources)
+    return nb, resources["autograder"]
+
+
+# --- SplitHiddenTests ----------------------------------------------------------------------
+def test_split_keeps_the_visible_part_and_dedents_hidden_blocks():
+    split = SplitHiddenTests()
+    source = "a = 1\n### BEGIN HIDDEN TESTS\n    assert a == 1\n### END HIDDEN TESTS\nb = 2"
+    assert split.split(source) == ("a = 1\nb = 2", "assert a == 1")
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "### BEGIN HIDDEN TESTS\nx\n### BEGIN HIDDEN TESTS\n### END HIDDEN TESTS",
+        "x\n### END HIDDEN TESTS",
+        "### BEGIN HIDDEN TESTS\nx",
+    ],
+)
+def test_split_rejects_malformed_regions(source):
+    with pytest.raises(ValueError, match="HIDDEN TESTS"):
+        SplitHiddenTests().split(source)
+
+
+def test_one_delimiter_setting_drives_release_split_and_restore(chapter, tmp_path):
+    """c.ClearHiddenTests.begin/end_test_delimeter (nbgrader's own setting) is what the student
+    copy, the split and RestoreCells all use: nothing is hard-coded."""
+    source, _ = chapter
+    source = copy.deepcopy(source)
+    for cell in source.cells:
+        cell.source = cell.source.replace("BEGIN HIDDEN TESTS", "BEGIN SECRET").replace(
+            "END HIDDEN TESTS", "END SECRET"
+        )
+    config = Config()
+    config.ClearHiddenTests.begin_test_delimeter = "BEGIN SECRET"
+    config.ClearHiddenTests.end_test_delimeter = "END SECRET"
+    split = SplitHiddenTests(config=config)
+    gid = next(_meta(c)["grade_id"] for c in source.cells if _meta(c).get("grade"))
+    visible, hidden = split.split(_by_gid(source, gid).source)
+    assert hidden and "SECRET" not in visible
+    release = Release(config=config)
+    tmp = tmp_path / CHAPTERS[0].name
+    tmp.write_text(nbformat.writes(source), encoding="utf-8")
+    blank = nbformat.reads(release.render(tmp), as_version=4)
+    assert "SECRET" not in _by_gid(blank, gid).source
+    _, state = _restore(blank, source, config)
+    assert not [n for n in state["notes"] if "restored" in n], state["notes"]
+    # and with the stock delimiters, the same untouched copy would look edited
+    _, stock = _restore(blank, source)
+    assert [n for n in stock["notes"] if f"grade cell {gid} restored (source" in n]
+
+
+# --- RestoreCells ----------------------------------------------------------------------------
+def test_setup_cells_are_read_only_and_restored(chapter):
+    """The two Setup cells carry locked nbgrader metadata; an edited or deleted one comes back."""
+    source, blank = chapter
+    stem = CHAPTERS[0].stem[:2]
+    for gid in (f"ch{stem}_setup_colab", f"ch{stem}_setup"):
+        meta = _meta(_by_gid(source, gid))
+        assert meta["locked"] and not meta["grade"] and not meta["solution"], meta
+    nb = copy.deepcopy(blank)
+    _by_gid(nb, f"ch{stem}_setup").source = "checks = None"
+    nb.cells.remove(_by_gid(nb, f"ch{stem}_setup_colab"))
+    nb, state = _restore(nb, source)
+    assert _by_gid(nb, f"ch{stem}_setup").source == _by_gid(source, f"ch{stem}_setup").source
+    assert _by_gid(nb, f"ch{stem}_setup_colab").source.endswith(
+        _by_gid(source, f"ch{stem}_setup_colab").source
+    )
+    assert f"read-only cell ch{stem}_setup restored (source changed)" in state["notes"]
+    assert f"grade cell ch{stem}_setup_colab was missing and was re-inserted" in state["notes"]
+
+
+def test_repairs_of_grade_cells(chapter):
+    source, blank = chapter
+    nb = copy.deepcopy(blank)
+    grades = [c for c in nb.cells if _meta(c).get("grade") and not _meta(c).get("solution")]
+    first, second = grades[0], grades[1]
+    gid1, gid2 = _meta(first)["grade_id"], _meta(second)["grade_id"]
+    first.source = "pass"
+    second.metadata.nbgrader["points"] = 100
+    second.cell_type = "markdown"
+    paste = copy.deepcopy(first)
+    paste["id"] = "pasted"
+    nb.cells.append(paste)
+    nb.cells.append(
+        new_code_cell("print(1)", metadata={"nbgrader": {"grade": True, "grade_id": "bonus"}})
+    )
+    restored, state = _restore(nb, source)
+    visible = SplitHiddenTests().visible
+    assert _by_gid(restored, gid1).source == _by_gid(source, gid1).source
+    assert _by_gid(restored, gid2).cell_type == "code"
+    assert float(_meta(_by_gid(restored, gid2))["points"]) < 100
+    assert visible(_by_gid(source, gid2).source) != _by_gid(source, gid2).source
+    notes = "; ".join(state["notes"])
+    assert f"1 extra copy of grade cell {gid1} ignored" in notes
+    assert "ignored grading metadata of a cell claiming unknown id 'bonus'" in notes
+    assert f"grade cell {gid2} restored (cell type, points changed)" in notes
+    assert sum(_meta(c).get("grade_id") == gid1 for c in restored.cells) == 1
+
+
+def test_restore_scans_the_student_code(chapter):
+    source, blank = chapter
+    nb = copy.deepcopy(blank)
+    answer = next(c for c in nb.cells if _meta(c).get("solution"))
+    answer.source = "get_ipython().ast_transformers.append(None)"
+    _, state = _restore(nb, source)
+    assert state["flags"] and "ast_transformers" in state["flags"][0], state["flags"]
+    _, clean = _restore(blank, source)
+    assert clean["flags"] == []
+
+
+def test_setup_imports_are_what_the_guard_imports(chapter):
+    source, _ = chapter
+    from autograder.scan import setup_sources
+
+    imports = setup_imports(json.dumps(setup_sources(source)))
+    assert "import numpy as np" in imports and "from course_utils import checks, plots" in imports
+    assert not any("pip" in line for line in imports)
+
+
+# --- ScoreCells --------------------------------------------------------------------------------
+def _graded_nb():
+    meta = {"grade": True, "grade_id": "g1", "locked": True, "points": 2, "solution": False}
+    meta2 = dict(meta, grade_id="g2", points=1)
+    return new_notebook(
+        cells=[
+            new_code_cell("pass", metadata={"nbgrader": meta}),
+            new_code_cell("pass", metadata={"nbgrader": meta2}),
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("verdicts", "hidden", "score", "statuses"),
+    [
+        ({"g1": True, "g2": True}, {"g1": True}, 3.0, ["passed", "passed"]),
+        ({"g1": False, "g2": True}, {}, 1.0, ["failed", "passed"]),  # reply error / no token
+        ({"g1": True, "g2": True}, {}, 1.0, ["failed", "passed"]),  # hidden tests never ran
+        ({"g1": True, "g2": True}, {"g1": False}, 1.0, ["failed", "passed"]),
+    ],
+)
+def test_score_comes_from_the_verdicts(verdicts, hidden, score, statuses):
+    state = {
+        "executed_grade_ids": {"g1", "g2"},
+        "verdicts": verdicts,
+        "hidden_tests": {"g1": "assert True"},
+        "hidden_results": hidden,
+    }
+    nb, resources = ScoreCells().preprocess(_graded_nb(), {"autograder": state})
+    assert resources["autograder"]["score"] == score
+    assert [c["status"] for c in resources["autograder"]["cells"]] == statuses
+
+
+def test_flags_make_the_row_flagged_but_keep_the_score():
+    state = {
+        "executed_grade_ids": {"g1", "g2"},
+        "verdicts": {"g1": True, "g2": True},
+        "flags": ["cell 3 (g1_answer): ast_transformers"],
+        "status": "timeout",
+        "reason": "cell 9 exceeded its time limit (20 s)",
+    }
+    _, resources = ScoreCells().preprocess(_graded_nb(), {"autograder": state})
+    state = resources["autograder"]
+    assert (state["status"], state["score"]) == ("flagged", 3.0)
+    assert state["reason"] == (
+        "flagged: cell 3 (g1_answer): ast_transformers; cell 9 exceeded its time limit (20 s)"
+    )
+
+
+# --- ExecuteGraded: the display cap, without a kernel ---------------------------------------------
+def test_update_display_data_is_capped():
+    ep = ExecuteGraded()
+    ep.nb = new_notebook(
+        cells=[new_code_cell("x", outputs=[new_output("display_data", data={"text/plain": "a"})])]
+    )
+    ep._display_id_map = {"d": {0: [0]}}
+    ep._discarding = False
+    msg = {
+        "header": {"msg_type": "update_display_data"},
+        "msg_type": "update_display_data",
+        "content": {
+            "data": {"text/html": "A" * 5_000_000, "text/plain": "big"},
+            "metadata": {},
+            "transient": {"display_id": "d"},
+        },
+    }
+    ep._update_display_id("d", msg)
+    data = ep.nb.cells[0].outputs[0]["data"]
+    assert data == {"text/plain": "big" + TRUNCATED}
+    ep._discarding = True  # while hidden tests run, nothing is taken at all
+    msg["content"]["data"] = {"text/plain": "secret"}
+    ep._update_display_id("d", msg)
+    assert ep.nb.cells[0].outputs[0]["data"] == {"text/plain": "big" + TRUNCATED}
+
+
+# --- timings -----------------------------------------------------------------------------------
+def test_timings_calibrate_the_cell_limits(tmp_path, chapter):
+    source, _ = chapter
+    path = tmp_path / "timings.json"
+    timing_file.record(path, "00_x", source, {"a_grade": 0.5, "cell-1": 4.0, "a_grade#hidden": 1})
+    times = timing_file.Timings().chapter(str(path), "00_x", source)
+    assert times == {"cells": {"a_grade": 0.5, "a_grade#hidden": 1.0, "cell-1": 4.0}, "total": 5.5}
+    ep = ExecuteGraded(timing_multiple=10, timing_floor=20, cell_timeout=600)
+    ep._override_limit, ep._chapter_times = None, times
+    graded = new_code_cell("x", metadata={"nbgrader": {"grade_id": "a_grade"}})
+    assert ep._cell_limit(graded) == 20  # 10 x 0.5 s, but at least the floor
+    assert ep._cell_limit(new_code_cell("x", id="cell-1")) == 40
+    assert ep._cell_limit(new_code_cell("x", id="student-added")) == 40  # the slowest cell
+    ep.calibrate_cells = False  # what --cell-timeout sets
+    assert ep._cell_limit(graded) == 600
+    edited = copy.deepcopy(source)
+    next(c for c in edited.cells if c.cell_type == "code").source += "\n# edited"
+    assert timing_file.Timings().chapter(str(path), "00_x", edited) is None  # out of date
+
+
+def test_hidden_tests_that_never_ran_are_named():
+    state = {
+        "executed_grade_ids": {"g1", "g2"},
+        "verdicts": {"g1": True, "g2": True},
+        "hidden_tests": {"g1": "assert True"},
+        "hidden_results": {},
+        "status": "kernel_died",
+    }
+    _, resources = ScoreCells().preprocess(_graded_nb(), {"autograder": state})
+    assert resources["autograder"]["notes"] == [
+        "hidden tests of g1 did not run (they run after the last cell, and the kernel stopped "
+        "first): scored 0"
+    ]
