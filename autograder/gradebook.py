@@ -286,22 +286,12 @@ def _structure(gb, stem: str, source: Path) -> None:
         gid = meta.get("grade_id")
         if not gid:
             continue
-        if is_task(cell):
-            gb.update_or_create_task_cell(
-                gid,
-                stem,
-                stem,
-                max_score=float(meta.get("points", 0) or 0),
-                cell_type=cell.cell_type,
+        if is_task(cell) or is_grade(cell):
+            create = (
+                gb.update_or_create_task_cell if is_task(cell) else gb.update_or_create_grade_cell
             )
-        elif is_grade(cell):
-            gb.update_or_create_grade_cell(
-                gid,
-                stem,
-                stem,
-                max_score=float(meta.get("points", 0) or 0),
-                cell_type=cell.cell_type,
-            )
+            points = float(meta.get("points", 0) or 0)
+            create(gid, stem, stem, max_score=points, cell_type=cell.cell_type)
         if is_solution(cell):
             gb.update_or_create_solution_cell(gid, stem, stem)
 

@@ -3,8 +3,9 @@
 Each check takes the student's answer and explicit arguments, compares plain data and raises
 :class:`~course_utils.checks.CheckFailed` with a short Chinese message naming the likely mistake.
 ``toy_functional_model`` builds the small models the grade cells test answers on, and
-``layer_graph`` turns a model's wiring into plain data (which layer feeds which), so the checks
-test the topology of an answer, not only its output shapes.
+``layer_graph`` (from ``course_utils.inspect``, re-exported here) turns a model's wiring into
+plain data (which layer feeds which), so the checks test the topology of an answer, not only
+its output shapes.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from course_utils.checks._core import fail, passed, to_numpy
+from course_utils.inspect import layer_graph
 
 __all__ = [
     "check_data_in_model_order",
@@ -55,55 +57,6 @@ def _as_list(outputs) -> list:
     if isinstance(outputs, (list, tuple)):
         return list(outputs)
     return [outputs]
-
-
-def _history_names(value) -> list[str]:
-    """Names of the layers whose output tensors appear in one serialized call's arguments."""
-    if isinstance(value, dict):
-        history = value.get("config", {}).get("keras_history") if "config" in value else None
-        if history is None:
-            history = value.get("keras_history")
-        if history is not None:
-            return [str(history[0])]
-        return [n for v in value.values() for n in _history_names(v)]
-    if isinstance(value, (list, tuple)):
-        return [n for v in value for n in _history_names(v)]
-    return []
-
-
-def layer_graph(model) -> dict[str, dict]:
-    """A functional model's wiring as plain data, read from ``model.get_config()``.
-
-    Returns ``{layer name: {"class", "activation", "units", "use_bias", "calls"}}`` in the
-    config's (topological) order, where ``calls`` has one list per call of the layer naming the
-    layers whose outputs it received (a shared layer has several calls; an input layer none).
-    Operations such as ``keras.ops.add`` appear as the layers Keras stores them as (``Add``).
-    Used by the chapter 02 checks and diagrams.
-    """
-    config = model.get_config()
-    entries = config["layers"]
-    chain = all("inbound_nodes" not in e for e in entries)  # a Sequential model's config
-    graph = {}
-    previous = None
-    for entry in entries:
-        cfg = entry.get("config", {}) or {}
-        name = str(entry.get("name") or cfg["name"])
-        activation = cfg.get("activation")
-        if entry.get("class_name") == "ReLU":
-            activation = "relu"
-        if chain:
-            calls = [[previous]] if previous else []
-        else:
-            calls = [_history_names(node) for node in entry.get("inbound_nodes", [])]
-        graph[name] = {
-            "class": str(entry.get("class_name")),
-            "activation": activation if isinstance(activation, str) else None,
-            "units": cfg.get("units"),
-            "use_bias": cfg.get("use_bias"),
-            "calls": calls,
-        }
-        previous = name
-    return graph
 
 
 def _graph_or_fail(model) -> dict[str, dict]:

@@ -7,7 +7,7 @@ English on purpose (see notebooks/AUTHORING.md).
 
 from __future__ import annotations
 
-from course_utils.checks.ch02 import layer_graph
+from course_utils.inspect import layer_graph
 
 #: Box colours by layer class; anything else is grey.
 COLORS = {"InputLayer": "#fde2c8", "Dense": "#dbe9f6", "Concatenate": "#d9f2d9", "Add": "#d9f2d9"}
