@@ -143,6 +143,13 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("config", help="list every configurable option with its help and default")
 
+    li = sub.add_parser(
+        "lint", help="every chapter's hidden blocks split cleanly into probes and expects"
+    )
+    li.add_argument(
+        "notebooks", type=Path, nargs="*", help="instructor notebooks (default: every chapter)"
+    )
+
     ch = sub.add_parser("check", help="instructor notebooks must score full marks, blank copies 0")
     ch.add_argument(
         "--release-dir",
@@ -253,6 +260,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "config":
         print(config_help())
         return 0
+
+    if args.command == "lint":
+        from autograder.lint import lint_all
+        from autograder.paths import chapters
+
+        problems = lint_all(args.notebooks or list(chapters().values()))
+        for problem in problems:
+            print(problem)
+        print("lint passed" if not problems else f"lint FAILED ({len(problems)} problems)")
+        return 0 if not problems else 1
 
     if args.command == "check":
         from autograder.check import run_check

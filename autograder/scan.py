@@ -29,6 +29,8 @@ import ast
 from dataclasses import dataclass
 from functools import lru_cache
 
+from autograder.hidden_tests import setup_sources
+
 #: Attributes whose mere use in student code is a finding.
 HOOK_ATTRIBUTES = {
     "input_transformers_cleanup": "input_transformers_cleanup",
@@ -391,18 +393,6 @@ def scan_notebook(nb, source_nb, magic_allow: frozenset[str] = MAGIC_ALLOW) -> l
         for technique in scan_source(cell.source, modules, magic_allow, setup):
             findings.append(Finding(index + 1, label, technique))
     return findings
-
-
-def setup_sources(source_nb) -> list[str]:
-    """Code of the instructor's cells before the first exercise (the Setup cells)."""
-    out = []
-    for cell in source_nb.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {}) or {}
-        if meta.get("grade") or meta.get("solution"):
-            break
-        if cell.cell_type == "code":
-            out.append(cell.source)
-    return out
 
 
 def summarize(findings: list[Finding]) -> list[str]:

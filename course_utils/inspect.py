@@ -86,3 +86,22 @@ def layer_graph(model) -> dict[str, dict]:
         }
         previous = name
     return graph
+
+
+def fill_weights(model, seed: int = 0, scale: float = 0.1) -> None:
+    """Set every weight of ``model`` (in ``model.weights`` order) to grader-chosen values.
+
+    Hidden tests call it before probing a student's model, so the numbers that decide a grade
+    come from the test's seed, never from the student's initialisation. Each weight gets
+    normal noise times ``scale`` from one NumPy generator seeded with ``seed``; non-trainable
+    statistics named ``moving_variance`` get ``1 + |noise|`` so they stay positive.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    for weight in model.weights:
+        shape = tuple(int(d) for d in weight.shape)
+        values = rng.normal(scale=scale, size=shape)
+        if "variance" in weight.name:
+            values = 1.0 + np.abs(values)
+        weight.assign(values.astype(weight.dtype if isinstance(weight.dtype, str) else "float32"))

@@ -9,7 +9,8 @@ import pytest
 from conftest import CHAPTERS
 from nbformat.v4 import new_code_cell
 
-from autograder.scan import module_names, scan_notebook, scan_source, setup_sources, summarize
+from autograder.hidden_tests import setup_sources
+from autograder.scan import module_names, scan_notebook, scan_source, summarize
 
 MODULES = {"np", "tf", "keras", "checks", "course_utils", "plots", "sys", "os", "builtins"}
 SETUP = {"np", "tf", "keras", "checks", "course_utils", "plots"}
