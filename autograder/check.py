@@ -19,11 +19,12 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.grade import GradeRunner, format_score
+from autograder.grade import GradeRunner
 from autograder.paths import NOTEBOOKS, RELEASE, atomic_write_text
 from autograder.preprocessors import ExecuteGraded
 from autograder.preprocessors import timings as timing_file
 from autograder.release import Release
+from autograder.results import format_score
 
 INSTRUCTOR, BLANK = "instructor", "blank"
 

@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "grade":
         from autograder.grade import GradebookError, grade_folder
         from autograder.gradebook import NO_DB, RosterError, default_db_url
-        from autograder.merge import results_path
+        from autograder.results import results_path
 
         try:
             rows = grade_folder(
@@ -303,9 +303,10 @@ def _shown(url: str) -> str:
 
 def _merge(args, config) -> int:
     from autograder.gradebook import NO_DB, default_db_url, write_gradebook
-    from autograder.merge import MergeError, merge, results_path
+    from autograder.merge import MergeError, merge
     from autograder.paths import chapters
     from autograder.release import Release
+    from autograder.results import results_path
 
     try:
         rows = merge(args.shards, args.out)

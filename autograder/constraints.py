@@ -150,7 +150,11 @@ def dynamic_lookups(tree: ast.AST, aliases: dict[str, str]) -> list[str]:
             if node.attr != "modules" or (_dotted(node, aliases) or "").startswith("sys."):
                 found.append(f".{node.attr}")
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            modules = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+            )
             for module in modules:
                 if module.split(".")[0] in DYNAMIC_MODULES:
                     found.append(f"import {module}")
@@ -244,6 +248,7 @@ def judge(
         for pattern in rule.get("require", []):
             if _matches(pattern, called, set()) is None:
                 return Verdict(
-                    False, f"does not call {pattern}, which the exercise requires. {message}".strip()
+                    False,
+                    f"does not call {pattern}, which the exercise requires. {message}".strip(),
                 )
     return Verdict(True)

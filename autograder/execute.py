@@ -22,6 +22,7 @@ from traitlets.config import LoggingConfigurable
 from autograder.feedback import FeedbackWriter
 from autograder.paths import autograded_points
 from autograder.preprocessors import ExecuteGraded, RestoreCells, ScoreCells, SplitHiddenTests
+from autograder.reference import load as load_expected
 from autograder.sandbox import (
     CPU_LIMIT_EXIT,
     OUT_OF_MEMORY,
@@ -62,6 +63,7 @@ class NotebookGrader(LoggingConfigurable):
         super().__init__(**kw)
         self._pipeline = [pp(parent=self) for pp in self.preprocessors]
         self._sources: dict[str, nbformat.NotebookNode] = {}
+        self._expected: dict[str, dict] = {}
         self.sandbox = Sandbox(parent=self)
         self._notebook_timeout = 1800.0
         for pp in self._pipeline:
@@ -76,6 +78,19 @@ class NotebookGrader(LoggingConfigurable):
         if path not in self._sources:
             self._sources[path] = nbformat.read(path, as_version=4)
         return self._sources[path]
+
+    def expected(self, job: dict) -> dict:
+        """The chapter's expected values (``autograder.reference``; the grading parent computed
+        them before any worker started), read once per worker."""
+        path = job.get("expected")
+        if not path:
+            raise SubmissionError(
+                f"no expected values for {job['notebook']}: "
+                + (job.get("expected_error") or "they were not computed")
+            )
+        if path not in self._expected:
+            self._expected[path] = load_expected(path)
+        return self._expected[path]
 
     def max_points(self, path: str) -> float:
         """Points of the autograded cells of the instructor notebook at ``path``."""
@@ -103,6 +118,7 @@ class NotebookGrader(LoggingConfigurable):
         try:
             row["max_score"] = self.max_points(job["source"])
             nb = read_submission(job["path"], self.max_size, job["student_id"])
+            expected = self.expected(job)
             resources = {
                 "metadata": {"path": home},
                 "unique_key": job["notebook"],
@@ -111,7 +127,11 @@ class NotebookGrader(LoggingConfigurable):
                     "assignment": job["notebook"],
                     "student": job["student_id"],
                 },
-                "autograder": {"source_nb": self.source(job["source"]), "notes": []},
+                "autograder": {
+                    "source_nb": self.source(job["source"]),
+                    "expected": expected,
+                    "notes": [],
+                },
             }
             for pp in self._pipeline:
                 if isinstance(pp, ExecuteGraded):

@@ -9,8 +9,6 @@ the number of workers or on timing.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import multiprocessing
 import os
@@ -33,8 +31,8 @@ from autograder.gradebook import (
     job_points,
 )
 from autograder.paths import NOTEBOOKS, chapters
-
-COLUMNS = ["student_id", "notebook", "score", "max_score", "status", "message", "sandbox"]
+from autograder.reference import References
+from autograder.statuses import RowStatus
 
 log = logging.getLogger("autograder")
 
@@ -66,32 +64,6 @@ def find_submissions(root: Path) -> tuple[list[tuple[str, Path]], list[str]]:
             seen[key] = path
             found.append((entry.name, path))
     return found, warnings
-
-
-def format_score(value) -> str:
-    """A score as the CSV writes it: ``2``, ``1.5``."""
-    value = float(value)
-    return str(int(value)) if value.is_integer() else f"{value:.4g}"
-
-
-def csv_text(rows: list[dict]) -> str:
-    """The CSV for ``rows``, sorted by (student_id, notebook); no timings, so it is reproducible."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    for row in sorted(rows, key=lambda r: (r["student_id"], r["notebook"])):
-        writer.writerow(
-            [
-                row["student_id"],
-                row["notebook"],
-                format_score(row["score"]),
-                format_score(row["max_score"]),
-                row["status"],
-                row["message"],
-                row.get("sandbox", ""),
-            ]
-        )
-    return buf.getvalue()
 
 
 def _worker_main(conn, config, workdir: str) -> None:
@@ -178,10 +150,24 @@ class GradeRunner(LoggingConfigurable):
         tqdm.monitor_interval = 0  # no monitor thread: workers are forked later
         ctx = multiprocessing.get_context("fork")
         limit = self.notebook_timeout() + self.kill_grace
-        pending = list(enumerate(jobs))
-        for key, job in pending:
+        for key, job in enumerate(jobs):
             job["key"] = key
         rows: dict[int, dict] = {}
+        # Expected values first, in kernels that run no student code (cached per chapter).
+        sources = sorted({job["source"] for job in jobs})
+        ready, failed = References(config=self.config).ensure(
+            [Path(s) for s in sources], parallel=self.n_workers(len(sources))
+        )
+        pending = []
+        for key, job in enumerate(jobs):
+            stem = Path(job["source"]).stem
+            if stem in ready:
+                job["expected"] = str(ready[stem])
+                pending.append((key, job))
+            else:
+                message = f"the expected values of {stem} could not be computed: {failed[stem]}"
+                log.error(message)
+                rows[key] = self._failed_row(job, RowStatus.ERROR.value, message)
         workdir = tempfile.mkdtemp(prefix="autograder-")
         pool: list[_Worker] = []
         bar = tqdm(
@@ -350,8 +336,9 @@ def grade_folder(
         read_roster,
         write_gradebook,
     )
-    from autograder.merge import shard_of, write_results
+    from autograder.merge import shard_of
     from autograder.release import Release
+    from autograder.results import write_results
 
     submissions, warnings = find_submissions(Path(submissions_dir))
     for w in warnings:

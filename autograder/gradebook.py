@@ -32,15 +32,6 @@ from autograder.paths import autograded_points
 
 log = logging.getLogger("autograder")
 
-#: Per-cell statuses in the results JSON.
-CELL_STATUSES = {
-    "passed": "ran and raised nothing (visible checks and hidden tests)",
-    "failed": "ran and raised an error in its visible checks",
-    "hidden_failed": "the visible checks passed, the hidden tests did not",
-    "not_run": "never ran (the kernel died, time ran out, or the file could not be graded)",
-    "missing": "the student deleted it and it was not re-inserted, or nothing was handed in",
-}
-
 #: Value of ``--db`` that writes no gradebook.
 NO_DB = "none"
 
@@ -54,31 +45,15 @@ _PG_LOCK_KEY = 0x6B64645F6762  # "kdd_gb"
 class CellRecorder(NbGraderPreprocessor):
     """Last step of the grading pipeline: keep the per-cell outcome of the notebook just graded.
 
-    It reads what ``ExecuteGraded`` and ``ScoreCells`` left in ``resources["autograder"]``
-    (``cell_scores``, ``executed_grade_ids``, ``hidden_results``) and changes nothing.
+    It copies what ``ScoreCells`` decided (``resources["autograder"]["cells"]``, the one
+    classifier of cell statuses) and changes nothing.
     """
 
     def reset(self) -> None:
         self.cells: list[dict] | None = None
 
     def preprocess(self, nb, resources: dict):
-        state = resources.get("autograder", {})
-        executed = state.get("executed_grade_ids", set())
-        hidden = state.get("hidden_results", {})
-        cells = []
-        for gid, (score, points) in state.get("cell_scores", {}).items():
-            if gid not in executed:
-                status = "not_run"
-            elif score >= points:
-                status = "passed"
-            elif hidden.get(gid) is False:
-                status = "hidden_failed"
-            else:
-                status = "failed"
-            cells.append(
-                {"grade_id": gid, "score": float(score), "max_score": points, "status": status}
-            )
-        self.cells = cells
+        self.cells = [dict(c) for c in resources.get("autograder", {}).get("cells", [])]
         return nb, resources
 
 

@@ -93,7 +93,9 @@ def _local_names(node: ast.AST) -> set[str]:
 
 def free_names(node: ast.AST) -> set[str]:
     """Names ``node`` reads that it does not bind itself (an over-approximation is fine)."""
-    loads = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    loads = {
+        n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+    }
     return loads - _local_names(node) - _BUILTINS
 
 
@@ -144,9 +146,13 @@ def split(source: str, available: set[str] | None = None) -> HiddenBlock:
                 raise HiddenTestError(
                     f"line {line}: constrain() takes only keywords {', '.join(CONSTRAINT_KEYS)}"
                 )
-            rule = {k.arg: _literal(k.value, f"constrain({k.arg}=...)", line) for k in call.keywords}
+            rule = {
+                k.arg: _literal(k.value, f"constrain({k.arg}=...)", line) for k in call.keywords
+            }
             if not rule.get("forbid") and not rule.get("require"):
-                raise HiddenTestError(f"line {line}: constrain() needs forbid=[...] or require=[...]")
+                raise HiddenTestError(
+                    f"line {line}: constrain() needs forbid=[...] or require=[...]"
+                )
             block.constraints.append(rule)
             continue
         if len(call.args) != 2 or not isinstance(call.args[0], ast.Constant):

@@ -15,13 +15,13 @@ import hashlib
 import json
 from pathlib import Path
 
-from autograder.paths import atomic_write_text
-
-#: Identifies the JSON results file (bumped if its layout changes).
-RESULTS_FORMAT = "keras-deep-dive-autograder-results/1"
-
-#: Row keys that vary from run to run and never go into the results file.
-VOLATILE_KEYS = ("seconds", "key")
+from autograder.results import (
+    COLUMNS,
+    RESULTS_FORMAT,
+    csv_text,
+    results_path,
+    write_results,
+)
 
 
 class MergeError(Exception):
@@ -46,39 +46,6 @@ def shard_of(student_id: str, n: int) -> int:
     return int.from_bytes(digest[:8], "big") % n
 
 
-def results_path(csv_path: Path) -> Path:
-    """Where the per-cell results of ``csv_path`` go: same folder and name, ``.json``."""
-    return Path(csv_path).with_suffix(".json")
-
-
-def _clean(row: dict) -> dict:
-    return {k: v for k, v in row.items() if k not in VOLATILE_KEYS}
-
-
-def results_text(rows: list[dict], shard: tuple[int, int] | None = None) -> str:
-    """The JSON results file for ``rows``: every row (with its ``cells``), sorted like the CSV."""
-    from autograder.grade import COLUMNS
-
-    ordered = sorted((_clean(r) for r in rows), key=lambda r: (r["student_id"], r["notebook"]))
-    doc = {
-        "format": RESULTS_FORMAT,
-        "columns": list(COLUMNS),
-        "shard": None if shard is None else f"{shard[0]}/{shard[1]}",
-        "results": ordered,
-    }
-    return json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-def write_results(csv_path: Path, rows: list[dict], shard: tuple[int, int] | None = None) -> Path:
-    """Write the CSV and its JSON results file (both atomically); return the JSON path."""
-    from autograder.grade import csv_text
-
-    atomic_write_text(Path(csv_path), csv_text(rows))
-    path = results_path(csv_path)
-    atomic_write_text(path, results_text(rows, shard))
-    return path
-
-
 def read_results(path: Path) -> dict:
     """Read a results JSON file (or the JSON next to a CSV); raise ``MergeError`` if unusable."""
     path = Path(path)
@@ -101,8 +68,6 @@ def read_results(path: Path) -> dict:
 def merge_results(paths: list[Path]) -> list[dict]:
     """The rows of all shards, checked: same columns, one file per shard of one split, every
     shard present, no submission graded twice, each CSV unchanged since its JSON was written."""
-    from autograder.grade import COLUMNS, csv_text
-
     if not paths:
         raise MergeError("nothing to merge: give the shard CSV (or JSON) files")
     docs = [read_results(p) for p in paths]

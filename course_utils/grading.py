@@ -69,7 +69,7 @@ def to_plain(value: Any, _depth: int = 0) -> Any:
             raise NotPlainData("dict keys must be strings")
         return {k: to_plain(v, _depth + 1) for k, v in sorted(value.items())}
     if type(value).__module__.startswith(("tensorflow", "keras")) and hasattr(value, "numpy"):
-        value = value.numpy()
+        return to_plain(np.asarray(value.numpy()), _depth + 1)
     if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
         if value.size > MAX_ITEMS:
             raise NotPlainData(f"array of {value.size} numbers is too large")
@@ -176,7 +176,9 @@ def compare(actual: Any, expected: Any, spec: dict) -> tuple[bool, str]:
         return False, f"shape {a.shape} instead of {e.shape}"
     if not np.all(np.isfinite(a)) and not np.array_equal(a, e, equal_nan=True):
         return False, "NaN or Inf in the result"
-    ok = bool(np.allclose(a, e, rtol=spec.get("rtol", 1e-5), atol=spec.get("atol", 1e-6), equal_nan=True))
+    ok = bool(
+        np.allclose(a, e, rtol=spec.get("rtol", 1e-5), atol=spec.get("atol", 1e-6), equal_nan=True)
+    )
     return ok, "" if ok else "values differ"
 
 

@@ -1,26 +1,52 @@
-"""Score each grade cell: full points if it ran and raised nothing, else 0."""
+"""Score each grade cell in the grading process: the probed values against the expected ones,
+and the task's constraints against the student's source. The kernel's word counts for nothing."""
 
 from __future__ import annotations
 
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
-from nbgrader.utils import is_grade, is_solution, is_task
+from nbgrader.utils import is_grade, is_locked, is_solution, is_task
 from traitlets import Unicode
 
+from autograder.constraints import judge
+from autograder.hidden_tests import answer_cells, setup_sources
 from autograder.paths import autograded_points
+from autograder.statuses import CellStatus, RowStatus
+from course_utils.grading import compare
+
+MAX_DETAIL = 200  # characters of one probe's error shown (the text comes from the kernel)
+
+
+def student_sources(nb, source_nb) -> tuple[dict[str, str], list[str]]:
+    """What the student wrote: ``({answer grade_id: source}, [other cells written or edited])``.
+
+    Other cells are code cells without nbgrader metadata whose source is not exactly one of the
+    instructor's (tutorial cells the student edited, cells the student added).
+    """
+    answers: dict[str, str] = {}
+    others: list[str] = []
+    instructor = {c.source for c in source_nb.cells if c.cell_type == "code"}
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        if is_solution(cell) and not is_grade(cell):
+            answers[cell.metadata.nbgrader["grade_id"]] = cell.source
+        elif not (is_grade(cell) or is_locked(cell)) and cell.source not in instructor:
+            others.append(cell.source)
+    return answers, others
 
 
 class ScoreCells(NbGraderPreprocessor):
-    """Score the autograded cells and record the totals for the CSV and the feedback.
+    """Score the autograded cells and record the totals for the CSV, the JSON and the feedback.
 
-    Unlike nbgrader's ``determine_grade``, a grade cell passes only if it actually executed
-    (a cell after a dead kernel or a timeout scores 0, not full marks), the kernel's execute
-    reply for its visible part said ``ok`` and carried the completion token
-    (``resources["autograder"]["verdicts"]``, set by ``ExecuteGraded``), no error shows in its
-    outputs, and its hidden tests passed. Output on stderr is not a failure: TensorFlow and
-    NumPy print harmless warnings there. Cells graded by hand (answer cells that are also grade
-    cells, task cells) are left out of the autograded score and mentioned in the notes.
+    A grade cell earns its points only if it ran, its visible checks showed no error (the
+    kernel may lower a grade, never raise it), every ``expect`` of its hidden block matches the
+    value the kernel probed (``course_utils.grading.compare``, run here, on plain data, against
+    ``resources["autograder"]["expected"]`` from ``autograder.reference``), and the task's
+    constraints hold on the student's source (``autograder.constraints``). Cells graded by hand
+    are left out and mentioned in the notes. This is the one place a cell's status is decided
+    (``autograder.statuses.CellStatus``).
     """
 
     not_executed_message = Unicode(
@@ -30,30 +56,26 @@ class ScoreCells(NbGraderPreprocessor):
 
     hidden_failed_message = Unicode(
         "隐藏测试未通过 (hidden tests failed)",
-        help="Text shown under a grade cell whose hidden tests failed (their code is never shown).",
+        help="Text shown under a grade cell whose probed values did not match.",
     ).tag(config=True)
 
-    hidden_not_run_message = Unicode(
-        "隐藏测试没有运行 (hidden tests did not run: time ran out or the kernel died first)",
-        help="Text shown under a grade cell whose hidden tests never ran.",
-    ).tag(config=True)
-
-    not_completed_message = Unicode(
-        "这一格没有正常运行完 (the grade cell did not complete: the kernel reported an error, "
-        "or its code was changed or cut short while it ran)",
-        help="Text shown under a grade cell whose execution the grader could not confirm.",
+    constraint_message = Unicode(
+        "没有满足练习的要求 (a constraint of the task is not met)",
+        help="Text shown under a grade cell whose answer breaks a constraint of the task.",
     ).tag(config=True)
 
     def preprocess(self, nb: NotebookNode, resources: dict):
         state = resources.setdefault("autograder", {})
         executed = state.get("executed_grade_ids", set())
-        verdicts = state.get("verdicts", {})
-        hidden_ok = state.get("hidden_results", {})
-        hidden = state.get("hidden_tests", {})
+        probes = state.get("probes", {})
+        expected = state.get("expected", {})
+        blocks = state.get("hidden_blocks", {})
+        source_nb = state.get("source_nb")
         notes = state.setdefault("notes", [])
-        cells_scores: dict[str, tuple[float, float]] = {}
+        answers, others = student_sources(nb, source_nb) if source_nb is not None else ({}, [])
+        owners = answer_cells(source_nb) if source_nb is not None else {}
+        setup = setup_sources(source_nb) if source_nb is not None else []
         cells: list[dict] = []
-        not_run: list[str] = []
         manual_points = 0.0
         for cell in nb.cells:
             if is_task(cell) or (
@@ -65,68 +87,84 @@ class ScoreCells(NbGraderPreprocessor):
                 continue
             gid = cell.metadata.nbgrader["grade_id"]
             points = float(cell.metadata.nbgrader["points"])
-            ran = gid in executed
-            errors = any(o.get("output_type") == "error" for o in cell.outputs)
-            if ran and not errors and verdicts.get(gid) is not True:
-                cell.outputs.append(
-                    new_output(
-                        "error",
-                        ename="GradeCellNotCompleted",
-                        evalue=self.not_completed_message,
-                        traceback=[self.not_completed_message],
-                    )
-                )
-                errors = True
-            if not ran:
+            if gid not in executed:
+                status, detail = CellStatus.NOT_RUN, ""
                 cell.outputs.append(
                     new_output("stream", name="stderr", text=self.not_executed_message + "\n")
                 )
-            elif not errors and gid in hidden and hidden_ok.get(gid) is not True:
-                text = (
-                    self.hidden_failed_message if gid in hidden_ok else self.hidden_not_run_message
-                )
-                if gid not in hidden_ok:
-                    not_run.append(gid)
-                cell.outputs.append(
-                    new_output("error", ename="HiddenTestsFailed", evalue=text, traceback=[text])
-                )
-                errors = True
-            score = points if ran and not errors else 0.0
-            cell.metadata.nbgrader["score"] = score
-            cells_scores[gid] = (score, points)
-            if score:
-                status = "passed"
-            elif not ran:
-                status = "not_run"
-            elif gid in hidden and hidden_ok.get(gid) is False:
-                status = "hidden_failed"
+            elif any(o.get("output_type") == "error" for o in cell.outputs):
+                status, detail = CellStatus.FAILED, ""
             else:
-                status = "failed"
-            cells.append({"grade_id": gid, "score": score, "max_score": points, "status": status})
-        if not_run:
-            notes.append(
-                f"hidden tests of {', '.join(not_run)} did not run (they run after the last "
-                "cell, and the kernel stopped first): scored 0"
+                mine = [
+                    answers[a] for a in self._answer_ids(source_nb, owners, gid) if a in answers
+                ]
+                rest = [s for a, s in answers.items() if s not in mine]
+                status, detail = self._judge(
+                    expected.get(gid), probes.get(gid), blocks.get(gid), mine, others, rest, setup
+                )
+                if status is not CellStatus.PASSED:
+                    title = (
+                        self.constraint_message
+                        if status is CellStatus.CONSTRAINT_FAILED
+                        else self.hidden_failed_message
+                    )
+                    text = f"{title}: {detail}" if detail else title
+                    cell.outputs.append(
+                        new_output("error", ename=status.value, evalue=text, traceback=[text])
+                    )
+            score = points if status is CellStatus.PASSED else 0.0
+            cell.metadata.nbgrader["score"] = score
+            cells.append(
+                {"grade_id": gid, "score": score, "max_score": points, "status": status.value}
             )
         if manual_points:
             notes.append(f"{manual_points:g} points need manual grading")
-        state["cell_scores"] = cells_scores
         state["cells"] = cells
-        flags = state.get("flags", []) + state.get("runtime_flags", [])
+        flags = state.get("flags", [])
         if flags:
             # Still graded (the score stands), but named for a human to review.
             earlier = state.get("reason", "")
-            state["status"] = "flagged"
+            state["status"] = RowStatus.FLAGGED.value
             state["reason"] = "flagged: " + "; ".join(flags) + (f"; {earlier}" if earlier else "")
-        state["score"] = sum(s for s, _ in cells_scores.values())
+        state["score"] = sum(c["score"] for c in cells)
         # The instructor notebook defines the maximum (paths.autograded_points), so a deleted
         # grade cell that was not re-inserted still counts, as it does in the CSV.
-        source_nb = state.get("source_nb")
         state["max_score"] = (
             sum(autograded_points(source_nb).values())
             if source_nb is not None
-            else sum(p for _, p in cells_scores.values())
+            else sum(c["max_score"] for c in cells)
         )
         nbg = resources.setdefault("nbgrader", {})
         nbg.update(score=state["score"], max_score=state["max_score"], late_penalty=0)
         return nb, resources
+
+    @staticmethod
+    def _answer_ids(source_nb, owners: dict, gid: str) -> list[str]:
+        return [source_nb.cells[i].metadata.nbgrader["grade_id"] for i in owners.get(gid, [])]
+
+    @staticmethod
+    def _judge(want, got, block, mine, others, rest, setup) -> tuple[CellStatus, str]:
+        if not want:
+            return CellStatus.HIDDEN_FAILED, "no expected values for this cell"
+        got = got or {"probed": {}, "errors": {}}
+        failures = []
+        for key, spec in want.items():
+            if key in got["errors"]:
+                failures.append(f"{key}: {str(got['errors'][key])[:MAX_DETAIL]}")
+            elif key not in got["probed"]:
+                failures.append(f"{key}: not computed")
+            else:
+                try:
+                    ok, why = compare(got["probed"][key], spec["value"], spec)
+                except (TypeError, ValueError, KeyError, RecursionError, MemoryError):
+                    ok, why = False, "not a value the test can read"
+                if not ok:
+                    failures.append(f"{key}: {why}")
+        if failures:
+            return CellStatus.HIDDEN_FAILED, "; ".join(failures[:5])
+        if block is not None and block.constraints:
+            answer = "\n\n".join(mine)
+            verdict = judge(block.constraints, answer, others, rest, setup)
+            if not verdict.ok:
+                return CellStatus.CONSTRAINT_FAILED, verdict.reason
+        return CellStatus.PASSED, ""

@@ -8,23 +8,22 @@ from nbformat import NotebookNode
 from nbgrader.preprocessors import ClearHiddenTests
 from nbgrader.utils import is_grade, is_solution
 
+from autograder.hidden_tests import split_notebook
+
 
 class SplitHiddenTests(ClearHiddenTests):
     """Split every grade cell into its visible checks and its hidden tests.
 
     The cell keeps only the visible part, exactly what the student copy shows (nbgrader's
-    ``ClearHiddenTests`` rule). The hidden lines go to
-    ``resources["autograder"]["hidden_tests"][grade_id]``; ``ExecuteGraded`` runs them as a
-    separate execution right after the visible part passes and keeps none of their output, so
-    neither their source nor their tracebacks can reach the feedback. Hidden lines are dedented,
-    so they must be runnable at the top level of the cell (``python -m autograder check`` fails
-    on an instructor notebook where they are not).
+    ``ClearHiddenTests`` rule). The instructor notebook's hidden blocks, split into their
+    student and reference sides (``autograder.hidden_tests.split_notebook``), go to
+    ``resources["autograder"]["hidden_blocks"][grade_id]``: ``ExecuteGraded`` runs the probes
+    right after the visible part, output discarded, and ``ScoreCells`` judges them against the
+    expected values of ``autograder.reference``.
 
     It is a ``ClearHiddenTests`` (the preprocessor that makes the student copy), so the
     delimiters are one setting for release, grading and ``RestoreCells``:
     ``c.ClearHiddenTests.begin_test_delimeter`` / ``end_test_delimeter`` (nbgrader's spelling).
-    ``ExecuteGraded`` runs the hidden tests after the last cell, never while student code can
-    still show anything.
     """
 
     def split(self, source: str) -> tuple[str, str]:
@@ -57,12 +56,12 @@ class SplitHiddenTests(ClearHiddenTests):
         return self.split(source)[0]
 
     def preprocess(self, nb: NotebookNode, resources: dict):
-        hidden_tests = resources.setdefault("autograder", {}).setdefault("hidden_tests", {})
+        state = resources.setdefault("autograder", {})
+        source_nb = state.get("source_nb")
+        # The hidden blocks come from the instructor notebook, never from the submission.
+        state["hidden_blocks"] = split_notebook(source_nb) if source_nb is not None else {}
         for cell in nb.cells:
             if cell.cell_type != "code" or not is_grade(cell) or is_solution(cell):
                 continue
-            visible, hidden = self.split(cell.source)
-            cell.source = visible
-            if hidden.strip():
-                hidden_tests[cell.metadata.nbgrader["grade_id"]] = hidden
+            cell.source = self.visible(cell.source)
         return nb, resources

@@ -23,7 +23,7 @@ from conftest import (
     run_autograder,
 )
 
-from autograder.grade import COLUMNS
+from autograder.results import COLUMNS
 
 pytestmark = pytest.mark.skipif(not CHAPTERS, reason="no chapter notebooks yet")
 

@@ -8,7 +8,8 @@ import time
 from traitlets.config import Config
 
 from autograder import execute
-from autograder.grade import COLUMNS, GradeRunner, csv_text
+from autograder.grade import GradeRunner
+from autograder.results import COLUMNS, csv_text
 
 
 def _fake_grade(self, job, on_kernel_start=None, workdir=None):

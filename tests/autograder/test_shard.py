@@ -36,15 +36,8 @@ from conftest import (
 )
 from nbgrader.api import Gradebook
 
-from autograder.grade import csv_text
-from autograder.merge import (
-    MergeError,
-    merge_results,
-    parse_shard,
-    results_text,
-    shard_of,
-    write_results,
-)
+from autograder.merge import MergeError, merge_results, parse_shard, shard_of
+from autograder.results import csv_text, results_text, write_results
 
 STUDENTS = ["full", "blank", "hidden_fail", "malformed"]  # conftest._fixture_class
 
