@@ -1,21 +1,27 @@
 """Static scan of the code a student wrote, for tricks that aim at the grader rather than the task.
 
-Grading never trusts the student's kernel, but it shares a process with the student's code
-(see the threat model in ``autograder/README.md``): ``ExecuteGraded`` undoes hooks and
-monkeypatches before every grade cell, and this scan names the techniques a student would need
-to go further. It reads every code cell that is not identical to a cell of the instructor
-notebook (answer cells, cells the student added or edited), after IPython's own input
-transformation (so ``%pip`` and ``!ls`` are seen as the calls they become), and reports:
+Grading decides outside the student's kernel (the kernel only hands back probed values, which
+the grading process compares with expected values the kernel never saw; see the threat model in
+``autograder/README.md``), so a finding is a review hint for the instructor, not the safety
+net. It reads every code cell that is not identical to a cell of the instructor notebook
+(answer cells, cells the student added or edited), after IPython's own input transformation
+(so ``%pip`` and ``!ls`` are seen as the calls they become), and reports:
 
 * IPython hooks: ``input_transformers_*``, ``ast_transformers``, ``events.register``,
-  ``set_custom_exc``, ``showtraceback``, ``run_cell`` and the like;
-* interpreter hooks and introspection: ``sys.settrace`` / ``setprofile``, frames
-  (``sys._getframe``, ``f_globals``...), ``__code__``, ``__globals__``, ``__subclasses__``;
-* ``builtins`` / ``__builtins__`` / ``__import__``, ``exec`` / ``eval`` / ``compile``;
+  ``set_custom_exc``, ``showtraceback``, ``run_cell`` and the like; kernel internals
+  (``get_ipython().kernel``, ``do_execute``, ``shell_handlers``);
+* interpreter hooks and introspection: ``sys.settrace`` / ``setprofile``, ``sys.addaudithook``,
+  frames (``sys._getframe``, ``f_globals``...), ``__code__``, ``__globals__``,
+  ``__subclasses__``, ``__self__`` (``print.__self__`` is the builtins module), ``__path__``,
+  ``__loader__`` / ``__spec__``, ``sys.meta_path``;
+* ``builtins`` / ``__builtins__`` / ``__import__``, ``exec`` / ``eval`` / ``compile`` however
+  reached (by name or as an attribute), ``globals()`` / ``vars()``;
+* ``getattr`` / ``setattr`` / ``hasattr`` / ``delattr`` with a name built at run time;
 * assignment to an attribute of an imported module (``np.allclose = ...``,
   ``checks.check_mlp = ...``, ``setattr(np, ...)``): monkeypatching;
-* ``linecache``, ``inspect``, ``ctypes``, ``gc``, ``importlib``, ``sys.modules``, IPython or
-  kernel internals, ``subprocess`` and ``os.system``-style process calls;
+* ``linecache``, ``inspect``, ``ctypes``, ``gc``, ``importlib``, ``sys.modules``, ``types``,
+  ``base64`` / ``codecs`` / ``zlib`` decoding, long encoded string constants, IPython or kernel
+  internals, ``subprocess`` and ``os.system``-style process calls;
 * ``%pip`` and every other magic except ``magic_allow`` (``%time``, ``%timeit``,
   ``%matplotlib``), and ``!`` shell escapes.
 
@@ -70,7 +76,26 @@ HOOK_ATTRIBUTES = {
     "__import__": "__import__",
     "meta_path": "sys.meta_path",
     "path_hooks": "sys.meta_path",
+    "path_importer_cache": "sys.meta_path",
+    "addaudithook": "sys.addaudithook",
+    "__self__": "__self__",
+    "__path__": "__path__",
+    "__loader__": "import machinery",
+    "__spec__": "import machinery",
+    "__dict__": "__dict__",
+    "__getattribute__": "__getattribute__",
+    "__closure__": "__code__",
+    "do_execute": "kernel internals",
+    "shell_handlers": "kernel internals",
+    "execute_request": "kernel internals",
+    "iopub_socket": "kernel internals",
+    "session": "kernel internals",
 }
+
+#: Attributes that are exec/eval when reached as an attribute (``builtins.exec``).
+EXEC_ATTRIBUTES = {"exec", "eval", "compile", "__import__"}
+#: A string constant at least this long made only of base64/hex characters is "encoded".
+ENCODED_MIN = 48
 
 #: Modules whose import is a finding (the first dotted part; IPython.display is fine).
 MODULES = {
@@ -90,6 +115,17 @@ MODULES = {
     "multiprocessing": "subprocess",
     "marshal": "code objects",
     "dis": "code objects",
+    "types": "types (code and module objects)",
+    "base64": "encoded strings",
+    "codecs": "encoded strings",
+    "binascii": "encoded strings",
+    "zlib": "encoded strings",
+    "bz2": "encoded strings",
+    "lzma": "encoded strings",
+    "pickle": "code objects",
+    "runpy": "importlib",
+    "pkgutil": "importlib",
+    "zipimport": "importlib",
     "sys.monitoring": "sys.settrace",
 }
 SAFE_IPYTHON = ("IPython.display",)
@@ -101,8 +137,11 @@ CALLS = {
     "compile": "exec/eval",
     "__import__": "__import__",
     "globals": "globals()",
+    "locals": "globals()",
+    "vars": "vars()",
     "breakpoint": "breakpoint",
 }
+ATTRIBUTE_CALLS = ("getattr", "setattr", "hasattr", "delattr")
 
 #: ``os`` functions that start processes or signal them.
 OS_PROCESS = {
@@ -144,6 +183,16 @@ class Finding:
             if self.label
             else (f"cell {self.cell}: {self.technique}")
         )
+
+
+def _encoded(value) -> bool:
+    """A long string (or bytes) of only base64 or hex characters: code hidden from a reader."""
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    if not isinstance(value, str) or len(value) < ENCODED_MIN or " " in value:
+        return False
+    alphabet = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-\\x")
+    return set(value) <= alphabet
 
 
 @lru_cache(maxsize=4096)
@@ -257,8 +306,14 @@ class _Visitor(ast.NodeVisitor):
     def visit_Attribute(self, node: ast.Attribute) -> None:
         attr = node.attr
         root, dotted = _root(node)
-        if attr in HOOK_ATTRIBUTES:
+        if attr in HOOK_ATTRIBUTES and not (attr == "session" and root != "get_ipython"):
             self.add(HOOK_ATTRIBUTES[attr])
+        elif attr in EXEC_ATTRIBUTES:
+            self.add("exec/eval")
+        elif attr == "kernel" and isinstance(node.value, ast.Call) and (
+            getattr(node.value.func, "id", "") == "get_ipython"
+        ):
+            self.add("kernel internals")
         elif attr in ("register", "unregister", "callbacks") and _root(node.value)[1].endswith(
             "events"
         ):
@@ -273,6 +328,8 @@ class _Visitor(ast.NodeVisitor):
 
     def visit_Constant(self, node: ast.Constant) -> None:
         # getattr(obj, "ast_transformers"), setattr(sys, "settrace", ...), "".join tricks aside
+        if _encoded(node.value):
+            self.add("encoded string")
         if isinstance(node.value, str) and len(node.value) < 200:
             for word in node.value.replace(".", " ").split():
                 if word in HOOK_ATTRIBUTES and not word.startswith("__"):
@@ -284,6 +341,12 @@ class _Visitor(ast.NodeVisitor):
         if isinstance(func, ast.Name):
             if func.id in CALLS:
                 self.add(CALLS[func.id])
+            if func.id in ATTRIBUTE_CALLS and not (
+                len(node.args) >= 2
+                and isinstance(node.args[1], ast.Constant)
+                and isinstance(node.args[1].value, str)
+            ):
+                self.add(f"{func.id} with a computed name")
             if func.id in ("setattr", "delattr") and node.args:
                 root, dotted = _root(node.args[0])
                 if root in self.modules:

@@ -145,19 +145,49 @@ def test_setup_cells_are_restored_from_the_instructor_copy(guard_run):
     assert "setup done" not in _report(guard_run, "fake_checks")
 
 
-def test_hidden_tests_never_reach_the_student(guard_run):
-    """A pre_run_cell hook, a linecache spy thread with update_display and a last cell printing
-    IPython's caches: does the report show none of the hidden tests (and full marks)?"""
-    row = guard_run["rows"]["leak"]
-    assert (row["score"], row["status"]) == ("3", "flagged"), row
-    text = _text(_report(guard_run, "leak"))
-    assert "RAW CELL:" in text and "LINECACHE:" in text  # the spies ran and printed
-    for secret in ("SECRET_GUARD_MARKER", "hidden_value", "scale([-1.5]"):
-        assert secret not in text
+def test_expected_values_never_reach_the_kernel(guard_run):
+    """A pre_run_cell hook, a linecache spy thread with update_display, an audit hook on every
+    compile and a last cell printing IPython's caches see what the kernel ran: the probes, never
+    the expects, the reference code or the expected values (and the honest answers keep full
+    marks)."""
+    for student in ("leak", "audit_spy"):
+        row = guard_run["rows"][student]
+        assert (row["score"], row["status"]) == ("3", "flagged"), row
+        text = _text(_report(guard_run, student))
+        for secret in (
+            "SECRET_GUARD_MARKER",
+            'expect("scaled"',
+            'expect("sum"',
+            "np.asarray(hidden_x) * 2.5",
+            "sum(hidden_xs)",
+        ):
+            assert secret not in text, (student, secret)
+    assert "RAW CELL:" in _text(_report(guard_run, "leak"))  # the spies ran and printed
+    seen = _text(_report(guard_run, "audit_spy"))
+    assert "SEEN:" in seen and 'probe("scaled"' in seen  # the probes did reach the kernel
 
 
-def test_hidden_tests_see_the_namespace_of_their_grade_cell(guard_run):
-    """Hidden tests run after the last cell, but a later redefinition does not change them."""
+@pytest.mark.parametrize(
+    ("student", "techniques"),
+    [
+        ("forge_take", ["monkeypatching grading._take"]),
+        ("fake_execute", ["kernel internals"]),
+        ("thread_forger", []),
+        ("fake_module", ["sys.modules", "getattr with a computed name", "encoded strings"]),
+    ],
+)
+def test_what_the_kernel_claims_decides_nothing(guard_run, student, techniques):
+    """Issue 16: forged probe values (a patched collector, a thread rewriting them, a fake grading
+    module), or a kernel that answers `ok` to everything without running it: a blank answer
+    still scores 0, because the grader compares the claims with values the kernel never saw."""
+    row = guard_run["rows"][student]
+    assert row["score"] == "0", row
+    for technique in techniques:
+        assert technique in row["message"], row
+
+
+def test_probes_run_right_after_their_grade_cell(guard_run):
+    """A later redefinition of the answer does not change a grade cell's result."""
     row = guard_run["rows"]["reports"]
     assert row["score"] == "3", row
 

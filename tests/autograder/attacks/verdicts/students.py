@@ -5,8 +5,9 @@ answer cell's code, ``setup`` replaces the read-only Setup cell, ``after:<grade_
 cell after that cell, ``end`` appends a code cell, ``markdown`` appends a markdown cell.
 ``ANSWERS`` holds the correct answers, for students who also solve the exercises.
 
-Every trick here, tried on the grader before issue 9, gave marks (or leaked the hidden tests);
-``tests/autograder/test_verdicts.py`` grades them all in one ``python -m autograder grade`` call.
+Every trick here, tried on the grader before issue 9 or issue 16, gave marks (or leaked the
+hidden tests); ``tests/autograder/test_verdicts.py`` grades them all in one
+``python -m autograder grade`` call.
 """
 
 from __future__ import annotations
@@ -156,7 +157,86 @@ MARKDOWN_XSS = (
 
 MAGICS = "%pip --version\n!echo shell escape"
 
+# Issue 16: the kernel hands back whatever it likes as "probed values" ...
+FORGE_TAKE = """import json
+
+import course_utils.grading as grading
+
+grading._take = lambda: json.dumps(
+    {"probed": {"scaled": [3.0, 6.0], "sum": 6.0}, "errors": {}}
+)"""
+
+# ... replies `ok` to every request without running anything (the completion-token trick) ...
+FAKE_EXECUTE = """kernel = get_ipython().kernel
+real_execute = kernel.do_execute
+
+
+def do_execute(code, silent, store_history=True, user_expressions=None, allow_stdin=False, **kw):
+    return {
+        "status": "ok",
+        "execution_count": kernel.execution_count,
+        "payload": [],
+        "user_expressions": {
+            name: {"status": "ok", "data": {"text/plain": repr('{"probed": {}, "errors": {}}')},
+                   "metadata": {}}
+            for name in (user_expressions or {})
+        },
+    }
+
+
+kernel.do_execute = do_execute
+kernel.shell_handlers["execute_request"] = kernel.execute_request"""
+
+# ... watches everything compiled in it (an audit hook cannot be removed) and prints it, to
+# learn the expected values ...
+AUDIT_SPY = """import sys
+
+seen = []
+
+
+def spy(event, args):
+    if event == "compile" and args and isinstance(args[0], (str, bytes)):
+        seen.append(args[0] if isinstance(args[0], str) else args[0].decode(errors="replace"))
+
+
+sys.addaudithook(spy)"""
+
+AUDIT_PRINT = """print("SEEN:", "\\n---\\n".join(seen))"""
+
+# ... forges the recorded values from a thread, serves a fake grading module through the import
+# machinery, and hides it all behind getattr/exec of an encoded string, which the scan must see.
+THREAD_FORGER = """import threading
+import time
+
+import course_utils.grading as grading
+
+
+def forge():
+    while True:
+        grading._probed.update({"scaled": [3.0, 6.0], "sum": 6.0})
+        grading._errors.clear()
+        time.sleep(0.001)
+
+
+threading.Thread(target=forge, daemon=True).start()"""
+
+FAKE_MODULE = """import base64
+import sys
+import types
+
+fake = types.ModuleType("course_utils.grading")
+fake.probe = lambda key, value: value
+fake._failed = lambda keys, exc: None
+fake._take = lambda: '{"probed": {"scaled": [3.0, 6.0], "sum": 6.0}, "errors": {}}'
+sys.modules["course_utils.grading"] = fake
+getattr(__builtins__, "ex" + "ec")(base64.b64decode("cHJpbnQoJ2hpZGRlbicp").decode())"""
+
 STUDENTS: dict[str, dict[str, str]] = {
+    "forge_take": {"after:ch91_setup": FORGE_TAKE},
+    "fake_execute": {"after:ch91_setup": FAKE_EXECUTE},
+    "audit_spy": {**ANSWERS, "after:ch91_setup": AUDIT_SPY, "end": AUDIT_PRINT},
+    "thread_forger": {"after:ch91_setup": THREAD_FORGER},
+    "fake_module": {"after:ch91_setup": FAKE_MODULE},
     "blank_transformer": {"after:ch91_setup": BLANK_TRANSFORMER},
     "swallow_ast": {"after:ch91_setup": SWALLOW_AST},
     "monkeypatch": {"answer:ch91_scale": MONKEYPATCH},
