@@ -1,5 +1,12 @@
 """Chapter 08 checks: each named mistake gets its message, and a correct answer passes."""
 
+import importlib
+import inspect
+import pkgutil
+import re
+import signal
+import warnings
+
 import forgery  # tests/forgery.py (tests/ is on sys.path via conftest)
 import keras
 import numpy as np
@@ -7,12 +14,8 @@ import pytest
 
 from course_utils import checks
 from course_utils.checks import CheckFailed
-from course_utils.checks.ch08 import reference_calibration_error
 
 # ---------------------------------------------------------------- 8.1 precision / recall
-
-Y_TRUE = [0, 1, 2, 2, 1, 0, 3]
-Y_PRED = [0, 2, 2, 1, 1, 0, 1]
 
 
 def pr_good(y_true, y_pred, num_classes):
@@ -50,14 +53,32 @@ def pr_sklearn(y_true, y_pred, num_classes):
     return p, r
 
 
+def pr_tensorflow(y_true, y_pred, num_classes):
+    import tensorflow as tf
+
+    cm = tf.math.confusion_matrix(y_true, y_pred, num_classes=num_classes).numpy()
+    tp, pred, true = np.diag(cm), cm.sum(0), cm.sum(1)
+    p = np.divide(tp, pred, out=np.zeros(num_classes), where=pred > 0)
+    r = np.divide(tp, true, out=np.zeros(num_classes), where=true > 0)
+    return p, r
+
+
 def pr_list(y_true, y_pred, num_classes):
     return list(pr_good(y_true, y_pred, num_classes))
 
 
 def test_precision_recall_accepts_a_correct_answer():
-    """Does a NumPy confusion-matrix answer pass, also with an absent class?"""
-    assert checks.check_precision_recall(pr_good, Y_TRUE, Y_PRED, 4)
-    assert checks.check_precision_recall(pr_good, [0, 1, 1], [1, 1, 0], 5)
+    """Does a NumPy confusion-matrix answer pass (the fixed cases include absent classes)?"""
+    assert checks.check_precision_recall(pr_good)
+
+
+def test_precision_recall_stored_values_are_right():
+    """Are the stored visible answers what an honest NumPy count gives?"""
+    from course_utils.checks.ch08 import PR_CASES
+
+    for y_true, y_pred, k, want_p, want_r in PR_CASES:
+        p, r = pr_good(y_true, y_pred, k)
+        assert np.allclose(p, want_p) and np.allclose(r, want_r)
 
 
 @pytest.mark.parametrize(
@@ -67,13 +88,15 @@ def test_precision_recall_accepts_a_correct_answer():
         (pr_nan, "NaN"),
         (pr_unique, "num_classes"),
         (pr_sklearn, "只用 NumPy"),
+        (pr_tensorflow, "只用 NumPy"),
         (pr_list, "二元组"),
     ],
 )
 def test_precision_recall_names_each_mistake(fn, message):
-    """Are swapped metrics, NaN, an ignored num_classes, sklearn and a list each named?"""
+    """Are swapped metrics, NaN, an ignored num_classes, sklearn, TensorFlow and a list each
+    named?"""
     with pytest.raises(CheckFailed, match=message):
-        checks.check_precision_recall(fn, Y_TRUE, Y_PRED, 4)
+        checks.check_precision_recall(fn)
 
 
 def test_precision_recall_rejects_a_wrong_recall():
@@ -84,21 +107,28 @@ def test_precision_recall_rejects_a_wrong_recall():
         return p, r * 0.5
 
     with pytest.raises(CheckFailed, match="recall 不对"):
-        checks.check_precision_recall(fn, Y_TRUE, Y_PRED, 4)
+        checks.check_precision_recall(fn)
 
 
-def test_sklearn_detection_sees_module_aliases():
-    """Is sklearn found through an alias in globals or an import inside the function?"""
+def test_numpy_only_detection_sees_module_aliases():
+    """Are sklearn, TensorFlow and course_utils found through an alias in globals, an imported
+    function or an import inside the function, and NumPy left alone?"""
     import sklearn.metrics as skm
+    import tensorflow as tf
 
-    from course_utils.checks.ch08 import uses_sklearn
+    from course_utils.checks.ch08 import foreign_module
+    from course_utils.plots import confusion_matrix
 
-    namespace = {"skm": skm, "np": np}
+    namespace = {"skm": skm, "np": np, "t": tf, "cm": confusion_matrix}
     exec("def f(a, b, k):\n    return skm.recall_score(a, b)\n", namespace)
     exec("def g(a, b, k):\n    import sklearn\n    return 1\n", namespace)
     exec("def h(a, b, k):\n    return np.zeros(k)\n", namespace)
-    assert uses_sklearn(namespace["f"]) and uses_sklearn(namespace["g"])
-    assert not uses_sklearn(namespace["h"])
+    exec("def i(a, b, k):\n    return t.math.confusion_matrix(a, b)\n", namespace)
+    exec("def j(a, b, k):\n    return cm(a, b, k)\n", namespace)
+    assert foreign_module(namespace["f"]) == foreign_module(namespace["g"]) == "sklearn"
+    assert foreign_module(namespace["i"]) == "tensorflow"
+    assert foreign_module(namespace["j"]) == "course_utils"
+    assert foreign_module(namespace["h"]) is None
 
 
 # ---------------------------------------------------------------- 8.2 RBFFeatures
@@ -144,11 +174,18 @@ def make_rbf(register=True, config="good", weight="add_weight", formula="good", 
 
 
 def test_rbf_roundtrip_accepts_a_correct_layer():
-    """Does a registered layer with get_config and add_weight centers pass, at two sizes?"""
+    """Does a registered layer with get_config and add_weight centers pass (two fixed sizes)?"""
     assert checks.check_rbf_roundtrip(make_rbf(name="RBFGood"))
-    assert checks.check_rbf_roundtrip(
-        make_rbf(name="RBFGood"), num_centers=2, gamma=3.0, features=5
-    )
+
+
+def test_rbf_stored_values_are_right():
+    """Are the stored visible features exp(-gamma * squared distance)?"""
+    from course_utils.checks.ch08 import RBF_CASES
+
+    for _, gamma, centers, x, want in RBF_CASES:
+        x, centers = np.array(x), np.array(centers)
+        d2 = ((x[:, None, :] - centers[None, :, :]) ** 2).sum(-1)
+        assert np.allclose(np.exp(-gamma * d2), want, atol=1e-6)
 
 
 @pytest.mark.parametrize(
@@ -278,35 +315,51 @@ def test_transfer_model_rejects_a_missing_return():
 
 # ---------------------------------------------------------------- 8.4 calibration error
 
-RNG = np.random.default_rng(84)
-PROBS = RNG.dirichlet(np.ones(4) * 0.5, size=200)
-PROBS[:20] = [0.5, 0.5, 0.0, 0.0]
-LABELS = np.where(RNG.random(200) < 0.6, PROBS.argmax(1), RNG.integers(0, 4, size=200))
-LABELS[:20] = 2  # the boundary rows are wrong: their bin's gap changes sign
+
+def ece_variant(probs, labels, n_bins, weighted=True, gap="mean", true_class=False, left=False):
+    """A test-side NumPy ECE with the mistakes the check names (never shipped to students)."""
+    probs = np.asarray(probs, dtype="float64")
+    labels = np.asarray(labels).astype(int).ravel()
+    conf = probs[np.arange(len(labels)), labels] if true_class else probs.max(axis=1)
+    correct = (probs.argmax(axis=1) == labels).astype("float64")
+    if left:
+        idx = np.clip(np.floor(conf * n_bins).astype(int), 0, n_bins - 1)
+    else:
+        idx = np.clip(np.ceil(conf * n_bins).astype(int) - 1, 0, n_bins - 1)
+    gaps, weights = [], []
+    for b in range(n_bins):
+        mask = idx == b
+        if mask.any():
+            gaps.append(abs(correct[mask].mean() - conf[mask].mean()))
+            weights.append(mask.mean())
+    gaps, weights = np.array(gaps), np.array(weights)
+    if gap == "max":
+        return float(gaps.max())
+    return float((gaps * weights).sum() if weighted else gaps.mean())
 
 
 def ece_good(probs, labels, n_bins=10):
-    return reference_calibration_error(probs, labels, n_bins)
+    return ece_variant(probs, labels, n_bins)
 
 
 def ece_fixed_bins(probs, labels, n_bins=10):
-    return reference_calibration_error(probs, labels, 10)
+    return ece_variant(probs, labels, 10)
 
 
 def ece_unweighted(probs, labels, n_bins=10):
-    return reference_calibration_error(probs, labels, n_bins, weighted=False)
+    return ece_variant(probs, labels, n_bins, weighted=False)
 
 
 def ece_max(probs, labels, n_bins=10):
-    return reference_calibration_error(probs, labels, n_bins, gap="max")
+    return ece_variant(probs, labels, n_bins, gap="max")
 
 
 def ece_true_class(probs, labels, n_bins=10):
-    return reference_calibration_error(probs, labels, n_bins, true_class=True)
+    return ece_variant(probs, labels, n_bins, true_class=True)
 
 
 def ece_floor(probs, labels, n_bins=10):
-    return reference_calibration_error(probs, labels, n_bins, left_closed=True)
+    return ece_variant(probs, labels, n_bins, left=True)
 
 
 def ece_numpy_float(probs, labels, n_bins=10):
@@ -318,53 +371,84 @@ def ece_in_place(probs, labels, n_bins=10):
     return 0.0
 
 
+def ece_sklearn(probs, labels, n_bins=10):
+    from sklearn.metrics import accuracy_score  # noqa: F401  (NumPy only)
+
+    return ece_good(probs, labels, n_bins)
+
+
+def ece_float64(probs, labels, n_bins=10):
+    return np.float64(ece_good(probs, labels, n_bins))
+
+
 def test_calibration_error_accepts_a_correct_answer():
-    """Does the weighted ECE with right-closed bins pass for several n_bins?"""
-    for n_bins in (10, 7, 15):
-        assert checks.check_calibration_error(ece_good, PROBS, LABELS, n_bins=n_bins)
+    """Does the weighted ECE with right-closed bins pass (n_bins 10 and 7)?"""
+    assert checks.check_calibration_error(ece_good)
+
+
+def test_calibration_error_stored_values_are_right():
+    """Are the stored ECE values, and those of the named mistakes, what they claim?"""
+    from course_utils.checks.ch08 import ECE_STORED, calibration_data
+
+    probs, labels = calibration_data()
+    variants = {
+        "good": {},
+        "unweighted": {"weighted": False},
+        "mce": {"gap": "max"},
+        "true_class": {"true_class": True},
+        "left_closed": {"left": True},
+    }
+    for n_bins, stored in ECE_STORED.items():
+        for name, value in stored.items():
+            assert abs(ece_variant(probs, labels, n_bins, **variants[name]) - value) < 1e-7
 
 
 @pytest.mark.parametrize(
-    "fn, n_bins, message",
+    "fn, message",
     [
-        (ece_fixed_bins, 7, "n_bins"),
-        (ece_unweighted, 10, "简单平均"),
-        (ece_max, 10, "MCE"),
-        (ece_true_class, 10, "最大的预测概率"),
-        (ece_floor, 10, "左开右闭"),
-        (ece_numpy_float, 10, "Python float"),
-        (ece_in_place, 10, "修改了传入"),
-        (lambda probs, labels, n_bins=10: None, 10, "return"),
-        (lambda probs, labels, n_bins=10: 0.0, 10, "ECE 应为"),
+        (ece_fixed_bins, "n_bins"),
+        (ece_unweighted, "简单平均"),
+        (ece_max, "MCE"),
+        (ece_true_class, "最大的预测概率"),
+        (ece_floor, "左开右闭"),
+        (ece_numpy_float, "Python float"),
+        (ece_float64, "Python float"),
+        (ece_in_place, "修改了传入"),
+        (ece_sklearn, "只用 NumPy"),
+        (lambda probs, labels, n_bins=10: None, "return"),
+        (lambda probs, labels, n_bins=10: 0.0, "ECE 应为"),
     ],
 )
-def test_calibration_error_names_each_mistake(fn, n_bins, message):
+def test_calibration_error_names_each_mistake(fn, message):
     """Are ignored n_bins, unweighted bins, MCE, the true-class probability, floor binning,
-    a NumPy scalar, a mutated input, a missing return and a wrong value each named?"""
+    a NumPy scalar, a mutated input, a library call, a missing return and a wrong value each
+    named?"""
     with pytest.raises(CheckFailed, match=message):
-        checks.check_calibration_error(fn, PROBS, LABELS, n_bins=n_bins)
+        checks.check_calibration_error(fn)
 
 
 # ---------------------------------------------------------------- forgeries
 
 HARDCODED = {
-    # Hides sklearn from a static look at the code; the hidden test patches sklearn.metrics.
+    # Looks the visible cases up and guesses for anything else. (Answers that break a stated
+    # constraint, sklearn or tf.math.confusion_matrix, give the right numbers: the grader judges
+    # them on the source, see tests/autograder/attacks/constraints/ch08.py.)
     "ch08_per_class_precision_recall_test": """
 def per_class_precision_recall(y_true, y_pred, num_classes):
-    import importlib
-    metrics = importlib.import_module("sk" + "learn.metrics")
-    p, r, _, _ = metrics.precision_recall_fscore_support(
-        y_true, y_pred, labels=list(range(num_classes)), zero_division=0
-    )
-    return p, r
+    known = {
+        (0, 1, 2, 2, 1, 0, 3): ([1.0, 1 / 3, 0.5, 0.0], [1.0, 0.5, 0.5, 0.0]),
+        (0, 1, 1): ([0.0, 0.5, 0.0, 0.0, 0.0], [0.0, 0.5, 0.0, 0.0, 0.0]),
+    }
+    p, r = known.get(tuple(int(v) for v in y_true), ([0.5] * num_classes, [0.5] * num_classes))
+    return np.array(p), np.array(r)
 """,
-    # get_config hard-codes the visible gamma=0.5.
+    # Clamps gamma to the visible values' range: the hidden gamma=0.1 is computed as 0.5.
     "ch08_rbf_features_test": """
 @keras.saving.register_keras_serializable(package="ch08")
 class RBFFeatures(keras.layers.Layer):
     def __init__(self, num_centers, gamma=1.0, **kwargs):
         super().__init__(**kwargs)
-        self.num_centers, self.gamma = int(num_centers), float(gamma)
+        self.num_centers, self.gamma = int(num_centers), max(float(gamma), 0.5)
 
     def build(self, input_shape):
         self.centers = self.add_weight(
@@ -376,7 +460,7 @@ class RBFFeatures(keras.layers.Layer):
         return keras.ops.exp(-self.gamma * keras.ops.sum(diff * diff, axis=-1))
 
     def get_config(self):
-        return {**super().get_config(), "num_centers": self.num_centers, "gamma": 0.5}
+        return {**super().get_config(), "num_centers": self.num_centers, "gamma": self.gamma}
 """,
     # Keeps BatchNormalization frozen only for the visible n_top=3.
     "ch08_transfer_model_test": """
@@ -402,15 +486,16 @@ def prepare_fine_tuning(model, base, n_top, learning_rate):
                   "sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 """,
-    # Always uses 10 bins: right for the visible call only.
+    # Honours only the visible n_bins (10 and 7); anything else gets 10 bins.
     "ch08_calibration_error_test": """
 def expected_calibration_error(probs, labels, n_bins=10):
+    n_bins = n_bins if n_bins in (7, 10) else 10
     probs = np.asarray(probs, dtype="float64")
     conf = probs.max(axis=1)
     correct = (probs.argmax(axis=1) == np.asarray(labels)).astype(float)
-    bins = np.clip(np.ceil(conf * 10).astype(int) - 1, 0, 9)
+    bins = np.clip(np.ceil(conf * n_bins).astype(int) - 1, 0, n_bins - 1)
     ece = 0.0
-    for b in range(10):
+    for b in range(n_bins):
         if (bins == b).any():
             ece += (bins == b).mean() * abs(correct[bins == b].mean() - conf[bins == b].mean())
     return float(ece)
@@ -422,3 +507,88 @@ def test_forged_answers_fail_every_grade_cell(tmp_path):
     """Do always-equal objects, rebound checks and hard-coded answers fail every grade cell,
     while the real answers pass?"""
     forgery.assert_forgeries_fail("08_saving_evaluation", HARDCODED, tmp_path)
+
+
+# ---------------------------------------------------------------- no answer in course_utils
+
+#: Callables the audit never calls: they start servers, write or download files, or reset the
+#: session; none takes an exercise's arguments.
+SIDE_EFFECTS = re.compile(
+    r"^_?(start|stop|show|write|load|download|plot|require|reset|install|_watch|check_tensorflow"
+    r"|tensorboard)"
+)
+
+
+def course_utils_callables():
+    """Every function defined in any course_utils module, private ones included."""
+    import course_utils
+
+    found = {}
+    for info in pkgutil.walk_packages(course_utils.__path__, "course_utils."):
+        module = importlib.import_module(info.name)
+        for value in vars(module).values():
+            if inspect.isfunction(value) and value.__module__.startswith("course_utils"):
+                found[f"{value.__module__}.{value.__qualname__}"] = value
+    return found
+
+
+def _call(fn, *args):
+    """``fn(*args)``, or None when it does not take them, raises or runs over 5 s."""
+    try:
+        inspect.signature(fn).bind(*args)
+    except (TypeError, ValueError):
+        return None
+
+    def stop(*_):
+        raise TimeoutError
+
+    old = signal.signal(signal.SIGALRM, stop)
+    signal.alarm(5)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return fn(*args)
+    except BaseException:  # noqa: BLE001  (anything a wrong call raises)
+        return None
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def _matches(value, want) -> bool:
+    try:
+        arr = np.asarray(value if not isinstance(value, tuple) else list(value), dtype="float64")
+        return arr.shape == np.shape(want) and bool(np.allclose(arr, want, atol=1e-5))
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def test_no_course_utils_callable_computes_an_answer(tmp_path, monkeypatch):
+    """Does any function in course_utils (any module, private included) return an exercise's
+    answer for the visible inputs? Exercise 8.3 builds models, so it is judged by behaviour."""
+    from course_utils.checks.ch08 import ECE_STORED, PR_CASES, RBF_CASES, calibration_data
+
+    monkeypatch.chdir(tmp_path)  # anything a call writes lands here
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    y_true, y_pred, k, want_p, want_r = PR_CASES[0]
+    num_centers, gamma, centers, x, want_rbf = RBF_CASES[0]
+    probs, labels = calibration_data()
+    leaks = []
+    for name, fn in sorted(course_utils_callables().items()):
+        if SIDE_EFFECTS.match(fn.__name__):
+            continue
+        if _matches(_call(fn, np.array(y_true), np.array(y_pred), k), [want_p, want_r]):
+            leaks.append(f"{name}: precision/recall")
+        for args in (
+            (np.array(x), np.array(centers), gamma),
+            (np.array(centers), np.array(x), gamma),
+        ):
+            got = _call(fn, *args)
+            if _matches(got, want_rbf) or _matches(got, np.transpose(want_rbf)):
+                leaks.append(f"{name}: RBF features")
+        for n_bins in ECE_STORED:
+            if _matches(_call(fn, probs.copy(), labels.copy(), n_bins), ECE_STORED[n_bins]["good"]):
+                leaks.append(f"{name}: ECE")
+    assert not leaks, leaks
+    for gone in ("reference_precision_recall", "reference_rbf", "reference_calibration_error"):
+        assert not any(n.endswith(gone) for n in course_utils_callables()), gone

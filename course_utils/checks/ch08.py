@@ -1,11 +1,12 @@
 """Checks for chapter 08 exercises (saving, pretrained models, evaluating a classifier).
 
-Each check runs the student's code on inputs it builds itself, computes the expected result
-independently with NumPy, compares plain data and raises
-:class:`~course_utils.checks.CheckFailed` with a Chinese message naming the likely mistake:
-precision and recall swapped, a class missing from the counts, a custom layer that is not
-registered or forgets a constructor argument in ``get_config``, a base model that is copied or
-left trainable, calibration bins averaged without weights, ...
+Each check runs the student's code on fixed inputs it builds itself, compares plain data with
+expected values stored here (computed once, offline) or with properties of the result, and
+raises :class:`~course_utils.checks.CheckFailed` with a Chinese message naming the likely
+mistake: precision and recall swapped, a class missing from the counts, a custom layer that is
+not registered or forgets a constructor argument in ``get_config``, a base model that is copied
+or left trainable, calibration bins averaged without weights, ... This module computes no
+exercise's answer for other inputs: the hidden tests in the instructor notebook do that.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ __all__ = [
     "check_calibration_error",
 ]
 
+#: Top-level modules an exercise that says "NumPy only" may not use.
+NOT_NUMPY = ("sklearn", "tensorflow", "keras", "scipy", "torch", "pandas", "course_utils")
+
 
 def _close(a, b, tol: float = 1e-6) -> bool:
     return all_close(a, b, atol=tol)
@@ -38,83 +42,125 @@ def _code_names(code: types.CodeType) -> set[str]:
     return names
 
 
-def uses_sklearn(fn) -> bool:
-    """True when ``fn`` imports scikit-learn or reads a global that comes from it."""
+def foreign_module(fn, modules: tuple[str, ...] = NOT_NUMPY) -> str | None:
+    """The first of ``modules`` that ``fn`` imports or reads a global from, else ``None``.
+
+    A quick hint for the student; the grader judges the constraint on the source itself.
+    """
     code = getattr(fn, "__code__", None)
     if code is None:
-        return False
+        return None
     names = _code_names(code)
-    if any(name.split(".")[0] == "sklearn" for name in names):
-        return True
-    for name in names:
+    for name in sorted(names):
+        if name.split(".")[0] in modules:
+            return name.split(".")[0]
+    for name in sorted(names):
         value = getattr(fn, "__globals__", {}).get(name)
-        module = getattr(value, "__module__", None) or getattr(value, "__name__", "")
-        if isinstance(module, str) and module.split(".")[0] == "sklearn":
-            return True
-    return False
+        if isinstance(value, types.ModuleType):
+            module = value.__name__
+        else:
+            module = getattr(value, "__module__", None)
+        if isinstance(module, str) and module.split(".")[0] in modules:
+            return module.split(".")[0]
+    return None
+
+
+def _numpy_only(fn, exercise: str) -> None:
+    module = foreign_module(fn)
+    if module is not None:
+        fail(
+            f"{exercise} 要求只用 NumPy：代码里用到了 {module}。不要调用 sklearn.metrics、"
+            "tf.math.confusion_matrix 之类的现成函数，也不要调用 course_utils 里的函数"
+        )
 
 
 # ---------------------------------------------------------------- exercise 8.1
 
-
-def reference_precision_recall(y_true, y_pred, num_classes: int):
-    """NumPy reference: per-class precision and recall, 0.0 where the denominator is 0."""
-    y_true = np.asarray(y_true).astype(int).ravel()
-    y_pred = np.asarray(y_pred).astype(int).ravel()
-    cm = np.zeros((num_classes, num_classes))
-    np.add.at(cm, (y_true, y_pred), 1)
-    tp = np.diag(cm)
-    predicted, actual = cm.sum(axis=0), cm.sum(axis=1)
-    precision = np.divide(tp, predicted, out=np.zeros(num_classes), where=predicted > 0)
-    recall = np.divide(tp, actual, out=np.zeros(num_classes), where=actual > 0)
-    return precision, recall
+#: The fixed visible cases: (y_true, y_pred, num_classes, precision, recall), computed once.
+PR_CASES = (
+    ([0, 1, 2, 2, 1, 0, 3], [0, 2, 2, 1, 1, 0, 1], 4, [1.0, 1 / 3, 0.5, 0.0], [1.0, 0.5, 0.5, 0.0]),
+    ([0, 1, 1], [1, 1, 0], 5, [0.0, 0.5, 0.0, 0.0, 0.0], [0.0, 0.5, 0.0, 0.0, 0.0]),
+)
 
 
-def check_precision_recall(fn, y_true, y_pred, num_classes: int) -> bool:
-    """Exercise 8.1: ``(precision, recall)`` arrays of length ``num_classes``, NumPy only."""
-    if uses_sklearn(fn):
-        fail("题目要求只用 NumPy：不要调用 sklearn.metrics，自己数出 TP、预测数和真实数")
-    want_p, want_r = reference_precision_recall(y_true, y_pred, num_classes)
-    result = fn(np.array(y_true), np.array(y_pred), num_classes)
-    if not isinstance(result, tuple) or len(result) != 2:
-        fail("应返回一个二元组 (precision, recall)")
-    p = to_numpy(result[0], "precision").astype("float64")
-    r = to_numpy(result[1], "recall").astype("float64")
-    if p.shape != (num_classes,) or r.shape != (num_classes,):
-        fail(
-            f"precision 和 recall 的形状应为 ({num_classes},)，实际是 {p.shape} 和 {r.shape}："
-            "按 num_classes 建表，不要用 np.unique 或标签里出现过的最大值"
-        )
-    if not (np.all(np.isfinite(p)) and np.all(np.isfinite(r))):
-        fail("结果里有 NaN：某个类别从未被预测（或从未出现）时分母为 0，这时应记为 0.0")
-    if _close(p, want_r) and _close(r, want_p) and not _close(p, want_p):
-        fail(
-            "precision 和 recall 互换了：precision = TP / 预测为该类的数目（混淆矩阵的列和），"
-            "recall = TP / 真实为该类的数目（行和）"
-        )
-    if not _close(p, want_p):
-        fail(
-            f"precision 不对：应为 {np.round(want_p, 3).tolist()}，实际是 {np.round(p, 3).tolist()}"
-        )
-    if not _close(r, want_r):
-        fail(f"recall 不对：应为 {np.round(want_r, 3).tolist()}，实际是 {np.round(r, 3).tolist()}")
+def check_precision_recall(fn) -> bool:
+    """Exercise 8.1: ``(precision, recall)`` arrays of length ``num_classes``, NumPy only, on
+    the fixed cases of :data:`PR_CASES` (the second has classes that never occur)."""
+    _numpy_only(fn, "练习 8.1")
+    for y_true, y_pred, num_classes, want_p, want_r in PR_CASES:
+        result = fn(np.array(y_true), np.array(y_pred), num_classes)
+        if not isinstance(result, tuple) or len(result) != 2:
+            fail("应返回一个二元组 (precision, recall)")
+        p = to_numpy(result[0], "precision").astype("float64")
+        r = to_numpy(result[1], "recall").astype("float64")
+        if p.shape != (num_classes,) or r.shape != (num_classes,):
+            fail(
+                f"precision 和 recall 的形状应为 ({num_classes},)，实际是 {p.shape} 和 {r.shape}："
+                "按 num_classes 建表，不要用 np.unique 或标签里出现过的最大值"
+            )
+        if not (np.all(np.isfinite(p)) and np.all(np.isfinite(r))):
+            fail("结果里有 NaN：某个类别从未被预测（或从未出现）时分母为 0，这时应记为 0.0")
+        if _close(p, want_r) and _close(r, want_p) and not _close(p, want_p):
+            fail(
+                "precision 和 recall 互换了：precision = TP / 预测为该类的数目（混淆矩阵的列和），"
+                "recall = TP / 真实为该类的数目（行和）"
+            )
+        case = f"（y_true={y_true}, y_pred={y_pred}, num_classes={num_classes}）"
+        if not _close(p, want_p):
+            fail(
+                f"precision 不对{case}：应为 {np.round(want_p, 3).tolist()}，"
+                f"实际是 {np.round(p, 3).tolist()}"
+            )
+        if not _close(r, want_r):
+            fail(
+                f"recall 不对{case}：应为 {np.round(want_r, 3).tolist()}，"
+                f"实际是 {np.round(r, 3).tolist()}"
+            )
     return passed()
 
 
 # ---------------------------------------------------------------- exercise 8.2
 
+#: The fixed visible cases: (num_centers, gamma, centers, x, expected features), the
+#: features computed once in float64 and rounded to 6 decimals.
+RBF_CASES = (
+    (
+        4,
+        0.5,
+        [[-1.65, -0.25, 0.67], [0.72, -0.81, 0.51], [0.4, 0.11, 0.22], [-1.34, -0.14, -0.22]],
+        [[1.6, 0.09, -2.45], [1.19, 1.69, -0.04], [1.73, 0.91, 0.11], [-1.62, -1.05, 0.02],
+         [0.23, 0.03, -0.96]],
+        [[3.7e-05, 0.005668, 0.013778, 0.001076], [0.002098, 0.03382, 0.203101, 0.007513],
+         [0.001442, 0.12628, 0.298048, 0.004902], [0.587605, 0.055763, 0.065024, 0.617516],
+         [0.043506, 0.211549, 0.489755, 0.218559]],
+    ),
+    (
+        2,
+        3.0,
+        [[-0.46, -0.11, -0.71, 0.31, -0.36], [-0.05, 0.19, 0.04, -0.26, 0.34]],
+        [[-0.04, -0.16, -0.26, -0.42, 0.31], [-0.26, -0.02, -0.47, -0.09, 0.53],
+         [-0.41, 0.03, -0.24, 0.3, 0.55], [0.47, -0.46, 0.2, -0.58, -0.41],
+         [0.08, 0.1, -0.04, 0.03, 0.15]],
+        [[0.016746, 0.488068], [0.041861, 0.289413], [0.040212, 0.16967], [0.000398, 0.015761],
+         [0.034414, 0.634575]],
+    ),
+)  # fmt: skip
 
-def reference_rbf(x, centers, gamma: float):
-    """NumPy reference: ``exp(-gamma * ||x - c||^2)`` for every row of x and every center c."""
-    x, centers = np.asarray(x, "float64"), np.asarray(centers, "float64")
-    d2 = ((x[:, None, :] - centers[None, :, :]) ** 2).sum(axis=-1)
-    return np.exp(-gamma * d2)
+
+def check_rbf_roundtrip(layer_cls) -> bool:
+    """Exercise 8.2: the layer computes RBF features and survives ``.keras`` without
+    custom_objects, on the fixed cases of :data:`RBF_CASES`."""
+    for num_centers, gamma, centers, x, want in RBF_CASES:
+        _check_rbf_case(layer_cls, num_centers, gamma, centers, x, want)
+    return passed()
 
 
-def check_rbf_roundtrip(layer_cls, num_centers: int = 4, gamma: float = 0.5, features: int = 3):
-    """Exercise 8.2: the layer computes RBF features and survives ``.keras`` without custom_objects."""
+def _check_rbf_case(layer_cls, num_centers, gamma, centers, x, want) -> None:
     import keras
 
+    centers = np.array(centers, dtype="float32")
+    x = np.array(x, dtype="float32")
+    features = centers.shape[1]
     if getattr(layer_cls, "get_config", None) is keras.layers.Layer.get_config:
         fail("RBFFeatures 没有重写 get_config()：题目要求返回包含 num_centers 和 gamma 的配置")
     layer = layer_cls(num_centers=num_centers, gamma=gamma, name="rbf")
@@ -130,7 +176,6 @@ def check_rbf_roundtrip(layer_cls, num_centers: int = 4, gamma: float = 0.5, fea
             "类没有注册：在类定义前加 @keras.saving.register_keras_serializable(package=...)，"
             "否则 load_model 找不到它"
         )
-    rng = np.random.default_rng(82 + num_centers)
     try:
         model = keras.Sequential([keras.Input(shape=(features,)), layer, keras.layers.Dense(2)])
     except Exception as exc:
@@ -138,17 +183,15 @@ def check_rbf_roundtrip(layer_cls, num_centers: int = 4, gamma: float = 0.5, fea
             f"搭建含 RBFFeatures 的模型时出错（{type(exc).__name__}: {str(exc)[:80]}）："
             "检查 build() 是否用 add_weight 创建 centers，以及 call() 里的形状计算"
         )
-    centers = [w for w in layer.weights]
-    if len(centers) != 1 or tuple(centers[0].shape) != (num_centers, features):
+    weights = list(layer.weights)
+    if len(weights) != 1 or tuple(weights[0].shape) != (num_centers, features):
         fail(
             f"RBFFeatures 应在 build() 里用 add_weight 创建一个形状为 ({num_centers}, {features}) "
             f"的权重 centers，实际权重形状是 {[tuple(w.shape) for w in layer.weights]}"
         )
-    centers[0].assign(rng.normal(size=(num_centers, features)).astype("float32"))
-    x = rng.normal(size=(6, features)).astype("float32")
+    weights[0].assign(centers)
     got = to_numpy(layer(x), "RBFFeatures 的输出").astype("float64")
-    want = reference_rbf(x, centers[0].numpy(), gamma)
-    if got.shape != want.shape or not _close(got, want, 1e-4):
+    if got.shape != (len(x), num_centers) or not _close(got, np.array(want), 1e-4):
         fail(
             "RBFFeatures 的输出应为 exp(-gamma * 每个样本到每个中心的平方距离)，形状 (批大小, num_centers)"
         )
@@ -173,7 +216,6 @@ def check_rbf_roundtrip(layer_cls, num_centers: int = 4, gamma: float = 0.5, fea
     after = np.asarray(loaded(x))
     if not _close(after, before, 1e-5):
         fail("读回的模型预测不同：中心 centers 必须是 add_weight 创建的权重，才会被保存")
-    return passed()
 
 
 # ---------------------------------------------------------------- exercise 8.3
@@ -304,72 +346,152 @@ def check_transfer_model(
 # ---------------------------------------------------------------- exercise 8.4
 
 
-def reference_calibration_error(
-    probs,
-    labels,
-    n_bins: int,
-    weighted: bool = True,
-    gap: str = "mean",
-    true_class: bool = False,
-    left_closed: bool = False,
-):
-    """NumPy reference ECE with bins ``(i/n, (i+1)/n]`` on the max probability.
-
-    ``weighted=False`` averages the bins' gaps without weights, ``gap="max"`` returns the
-    largest gap (MCE) and ``true_class=True`` takes the true class's probability as the
-    confidence and ``left_closed=True`` uses bins ``[i/n, (i+1)/n)``: the mistakes the check
-    names.
-    """
-    probs = np.asarray(probs, dtype="float64")
-    labels = np.asarray(labels).astype(int).ravel()
-    conf = probs[np.arange(len(labels)), labels] if true_class else probs.max(axis=1)
-    correct = (probs.argmax(axis=1) == labels).astype("float64")
-    if left_closed:
-        idx = np.clip(np.floor(conf * n_bins).astype(int), 0, n_bins - 1)
-    else:
-        idx = np.clip(np.ceil(conf * n_bins).astype(int) - 1, 0, n_bins - 1)
-    gaps, weights = [], []
-    for b in range(n_bins):
-        mask = idx == b
-        if mask.any():
-            gaps.append(abs(correct[mask].mean() - conf[mask].mean()))
-            weights.append(mask.mean())
-    gaps, weights = np.array(gaps), np.array(weights)
-    if gap == "max":
-        return float(gaps.max())
-    return float((gaps * weights).sum() if weighted else gaps.mean())
+def calibration_data():
+    """The fixed visible inputs of exercise 8.4: 200 rows of 4-class probabilities (float32)
+    and integer labels; the first 20 rows have confidence exactly 0.5, on a bin boundary."""
+    rng = np.random.default_rng(84)
+    logits = rng.normal(size=(200, 4)) * 2.0
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    probs[:20] = [0.5, 0.5, 0.0, 0.0]
+    labels = np.where(rng.random(200) < 0.6, probs.argmax(axis=1), rng.integers(0, 4, size=200))
+    labels[:20] = 2  # the boundary rows are wrong: their bin's gap changes sign
+    return probs.astype("float32"), labels
 
 
-def check_calibration_error(fn, probs, labels, n_bins: int = 10) -> bool:
-    """Exercise 8.4: weighted ECE over ``n_bins`` equal-width confidence bins, a Python float."""
-    probs = np.asarray(probs, dtype="float32")
-    labels = np.asarray(labels)
-    want = reference_calibration_error(probs, labels, n_bins)
-    p_copy, l_copy = probs.copy(), labels.copy()
-    got = fn(probs, labels, n_bins)
-    if got is None:
-        fail("expected_calibration_error 的返回值是 None：是否忘了 return？")
-    if isinstance(got, bool) or not isinstance(got, float):
-        fail(f"应返回 Python float，实际是 {type(got).__name__}：用 float(...) 转换")
-    if not (np.array_equal(probs, p_copy) and np.array_equal(labels, l_copy)):
-        fail("函数修改了传入的 probs 或 labels（例如原地排序）：先复制再处理")
-    if _close(got, want, 1e-6):
-        return passed()
-    if n_bins != 10 and _close(got, reference_calibration_error(probs, labels, 10), 1e-6):
-        fail(f"没有使用参数 n_bins={n_bins}：区间数写死成了 10")
-    if _close(got, reference_calibration_error(probs, labels, n_bins, weighted=False), 1e-6):
-        fail("各区间的差距被简单平均了：应按区间里的样本比例 |B|/n 加权，并跳过空区间")
-    if _close(got, reference_calibration_error(probs, labels, n_bins, gap="max"), 1e-6):
-        fail("返回的是最大差距 (MCE)：ECE 是按样本比例加权的平均差距")
-    if _close(got, reference_calibration_error(probs, labels, n_bins, true_class=True), 1e-6):
-        fail("置信度应是最大的预测概率 probs.max(axis=1)，不是真实类别的概率")
-    if _close(got, reference_calibration_error(probs, labels, n_bins, left_closed=True), 1e-6):
+#: ECE of :func:`calibration_data` per ``n_bins``, and what the named mistakes give instead
+#: (computed once, offline): unweighted bins, the largest gap (MCE), the true class's
+#: probability as the confidence, left-closed bins ``[i/n, (i+1)/n)``.
+ECE_STORED = {
+    10: {
+        "good": 0.16057447,
+        "unweighted": 0.2443068,
+        "mce": 0.71633866,
+        "true_class": 0.23147974,
+        "left_closed": 0.1527941,
+    },
+    7: {"good": 0.15829272, "unweighted": 0.27654065, "mce": 0.71633866, "true_class": 0.23147974},
+}
+
+
+def check_calibration_error(fn) -> bool:
+    """Exercise 8.4: weighted ECE over ``n_bins`` equal-width confidence bins, a Python float,
+    on the fixed inputs of :func:`calibration_data` with ``n_bins`` 10 and 7."""
+    _numpy_only(fn, "练习 8.4")
+    for n_bins, stored in ECE_STORED.items():
+        probs, labels = calibration_data()
+        p_copy, l_copy = probs.copy(), labels.copy()
+        got = fn(probs, labels, n_bins)
+        if got is None:
+            fail("expected_calibration_error 的返回值是 None：是否忘了 return？")
+        if isinstance(got, bool) or type(got) is not float:
+            fail(f"应返回 Python float，实际是 {type(got).__name__}：用 float(...) 转换")
+        if not (np.array_equal(probs, p_copy) and np.array_equal(labels, l_copy)):
+            fail("函数修改了传入的 probs 或 labels（例如原地排序）：先复制再处理")
+        if _close(got, stored["good"], 1e-6):
+            continue
+        if n_bins != 10 and _close(got, ECE_STORED[10]["good"], 1e-6):
+            fail(f"没有使用参数 n_bins={n_bins}：区间数写死成了 10")
+        if _close(got, stored["unweighted"], 1e-6):
+            fail("各区间的差距被简单平均了：应按区间里的样本比例 |B|/n 加权，并跳过空区间")
+        if _close(got, stored["mce"], 1e-6):
+            fail("返回的是最大差距 (MCE)：ECE 是按样本比例加权的平均差距")
+        if _close(got, stored["true_class"], 1e-6):
+            fail("置信度应是最大的预测概率 probs.max(axis=1)，不是真实类别的概率")
+        if "left_closed" in stored and _close(got, stored["left_closed"], 1e-6):
+            fail(
+                "落在区间边界上的置信度分错了区间：题目的区间是左开右闭 (i/n_bins, (i+1)/n_bins]，"
+                "例如 n_bins=10 时 0.5 属于第 4 个区间 (0.4, 0.5]（np.floor 得到的是左闭右开）"
+            )
         fail(
-            "落在区间边界上的置信度分错了区间：题目的区间是左开右闭 (i/n_bins, (i+1)/n_bins]，"
-            "例如 n_bins=10 时 0.5 属于第 4 个区间 (0.4, 0.5]（np.floor 得到的是左闭右开）"
+            f"n_bins={n_bins} 时 ECE 应为 {stored['good']:.5f}，实际是 {got:.5f}："
+            "置信度 = 最大概率，正确 = argmax 等于标签，区间为 (i/n_bins, (i+1)/n_bins]"
         )
-    fail(
-        f"ECE 应为 {want:.5f}，实际是 {got:.5f}：置信度 = 最大概率，正确 = argmax 等于标签，"
-        "区间为 (i/n_bins, (i+1)/n_bins]"
-    )
-    return False
+    return passed()
+
+
+# ---------------------------------------------------------------- probes for the hidden tests
+# The hidden tests in the instructor notebook call these in the student's kernel: each runs the
+# student's code on the test's inputs and weights and reports what it measured as plain data.
+# None of them computes an answer; the expected values live in the hidden tests.
+
+
+def _rbf_probe(layer_cls, num_centers, gamma, centers, x, kernel, bias) -> dict:
+    """Build ``layer_cls`` under a Dense head, set the test's weights, save to ``.keras`` and
+    load it back without custom_objects; report what the layer and the loaded model give."""
+    import keras
+
+    layer = layer_cls(num_centers=num_centers, gamma=gamma, name="rbf_probe")
+    head = keras.layers.Dense(int(np.shape(kernel)[1]), name="head_probe")
+    net = keras.Sequential([keras.Input(shape=(int(np.shape(x)[1]),)), layer, head])
+    out = {"weight_shapes": [[int(d) for d in w.shape] for w in layer.weights]}
+    layer.weights[0].assign(np.asarray(centers, dtype="float32"))
+    head.set_weights([np.asarray(kernel, "float32"), np.asarray(bias, "float32")])
+    config = layer.get_config()
+    out["config"] = [float(config["num_centers"]), float(config["gamma"])]
+    out["registered_name"] = keras.saving.get_registered_name(layer_cls)
+    out["features"] = np.asarray(layer(x), dtype="float64")
+    with tempfile.TemporaryDirectory() as tmp:
+        net.save(Path(tmp) / "probe.keras")
+        loaded = keras.models.load_model(Path(tmp) / "probe.keras")
+    back = loaded.get_layer("rbf_probe")
+    out["loaded_class"] = keras.saving.get_registered_name(type(back))
+    out["loaded_args"] = [float(back.num_centers), float(back.gamma)]
+    out["loaded_centers"] = np.asarray(back.weights[0], dtype="float64")
+    out["loaded_output"] = np.asarray(loaded(x), dtype="float64")
+    return out
+
+
+def _largest_step(model, variables, x, y) -> float:
+    """One fit step on the whole batch; the largest change of any of ``variables``."""
+    before = [np.array(v) for v in variables]
+    model.fit(x, y, epochs=1, batch_size=len(x), shuffle=False, verbose=0)
+    return max([float(np.abs(np.asarray(v) - b).max()) for v, b in zip(variables, before)] + [0.0])
+
+
+def _transfer_probe(
+    build_fn, fine_tune_fn, make_base, num_classes, dropout, lr, n_top, lr_tune, x, y, head, seed
+) -> dict:
+    """Run the student's two functions on a fresh ``make_base()``: the base's weights are set
+    (``fill_weights(base, seed, scale=0.5)``) after the model is built, so only a model that
+    uses the very base object sees them, and the head gets the test's ``head`` weights. Steps
+    are reported in units of the learning rate (Adam's first step moves the weight with the
+    largest gradient by about the learning rate), rounded to 2 decimals."""
+    import keras
+
+    from course_utils.inspect import fill_weights
+
+    base = make_base()
+    model = build_fn(base, num_classes, dropout, lr)
+    head_vars = list(model.trainable_weights)
+    out = {"trainable_shapes": sorted([int(d) for d in w.shape] for w in head_vars)}
+    fill_weights(base, seed, scale=0.5)
+    by_rank = sorted(head_vars, key=lambda w: len(w.shape), reverse=True)  # kernel, then bias
+    for w, value in zip(by_rank, head):
+        w.assign(np.asarray(value, dtype="float32"))
+    out["dropout_rates"] = [
+        float(layer.rate) for layer in model.layers if isinstance(layer, keras.layers.Dropout)
+    ]
+    out["optimizer"] = type(model.optimizer).__name__
+    out["lr_ratio"] = float(np.asarray(model.optimizer.learning_rate)) / lr
+    out["probs"] = np.asarray(model(x, training=False), dtype="float64")
+    model.run_eagerly = True  # tiny model: skipping tf.function tracing is much faster
+    scores = model.evaluate(x, y, verbose=0, return_dict=True)
+    out["evaluate"] = [float(scores["loss"]), float(scores["accuracy"])]
+    out["head_step"] = [
+        round(_largest_step(model, head_vars, x, y) / lr, 2),
+        round(_largest_step(model, base.weights, x, y) / lr, 2),
+    ]
+    tuned = fine_tune_fn(model, base, n_top, lr_tune)
+    out["tuned_optimizer"] = type(tuned.optimizer).__name__
+    out["tuned_lr_ratio"] = float(np.asarray(tuned.optimizer.learning_rate)) / lr_tune
+    layers = [layer for layer in base.layers if layer.weights]
+    out["tuned_trainable"] = [bool(layer.trainable) for layer in layers]
+    tuned.run_eagerly = True
+    saved = [[np.array(v) for v in layer.weights] for layer in layers]
+    head_moved = _largest_step(tuned, head_vars, x * 2 + 1, y)
+    moved = [
+        max(float(np.abs(np.asarray(v) - b).max()) for v, b in zip(layer.weights, before))
+        for layer, before in zip(layers, saved)
+    ]
+    out["tuned_step"] = [round(m / lr_tune, 2) for m in [head_moved, *moved]]
+    return out
