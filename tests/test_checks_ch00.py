@@ -1,7 +1,13 @@
 """Chapter 00 checks: does each typical mistake get its targeted message, and a right answer pass?"""
 
+import importlib
+import importlib.util
+from pathlib import Path
+
 import forgery  # tests/forgery.py (tests/ is on sys.path via conftest)
 import keras
+import nbexec
+import nbformat
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -26,9 +32,8 @@ def good_softmax(logits):
 
 
 def test_softmax_correct_passes():
-    """Does a stable softmax over the last axis pass, also on extra logits?"""
+    """Does a stable softmax over the last axis pass?"""
     assert checks.check_softmax(fn=good_softmax)
-    assert checks.check_softmax(fn=good_softmax, logits=np.full((2, 5), 300.0))
 
 
 def test_softmax_wrong_axis():
@@ -90,12 +95,6 @@ def test_softmax_builtin_is_rejected(name):
     expect_failure(checks.check_softmax, BUILTIN_SOFTMAXES[name], "内置的 softmax")
 
 
-def test_softmax_builtin_rejected_on_extra_logits():
-    """Does the hidden-test call (extra logits) reject `return tf.nn.softmax(logits)` too?"""
-    logits = np.random.default_rng(0).normal(scale=40.0, size=(6, 5))
-    expect_failure(checks.check_softmax, tf.nn.softmax, "内置的 softmax", logits=logits)
-
-
 def test_softmax_eager_only_answer_passes():
     """Does a correct softmax that cannot be traced (it goes through NumPy) still pass?"""
 
@@ -126,16 +125,8 @@ def good_numeric_grad(f, x, eps=1e-3):
 
 
 def test_numeric_grad_correct_passes():
-    """Does a central difference pass on the default and on another function?"""
+    """Does a central difference pass on the visible cases?"""
     assert checks.check_numeric_grad(fn=good_numeric_grad)
-    x = np.array([0.3, -0.7])
-    assert checks.check_numeric_grad(
-        fn=good_numeric_grad,
-        f=lambda v: float(np.sin(v[0]) * np.exp(v[1])),
-        x=x,
-        grad=[np.cos(x[0]) * np.exp(x[1]), np.sin(x[0]) * np.exp(x[1])],
-        eps=1e-4,
-    )
 
 
 def test_numeric_grad_forward_difference():
@@ -194,20 +185,6 @@ def test_numeric_grad_ignoring_eps():
     expect_failure(checks.check_numeric_grad, fixed_step, "eps 被忽略")
 
 
-def test_numeric_grad_ignoring_eps_caught_on_hidden_case():
-    """Does a large eps with grad=None (compare with the central difference itself) catch it?"""
-
-    def fixed_step(f, x, eps=1e-3):
-        return good_numeric_grad(f, x, 1e-5)
-
-    def f(v):
-        return float(np.sum(np.exp(v)))
-
-    x = np.array([0.5, -1.0])
-    assert checks.check_numeric_grad(fn=good_numeric_grad, f=f, x=x, eps=0.4)
-    expect_failure(checks.check_numeric_grad, fixed_step, "eps 被忽略", f=f, x=x, eps=0.4)
-
-
 # --- exercise 0.3: second_derivative ----------------------------------------------------------
 
 
@@ -223,11 +200,8 @@ def good_second_derivative(f, x):
 
 
 def test_second_derivative_correct_passes():
-    """Do nested tapes pass on x**3 and on sin?"""
+    """Do nested tapes pass on x**3 and on the custom-gradient function?"""
     assert checks.check_second_derivative(fn=good_second_derivative)
-    assert checks.check_second_derivative(
-        fn=good_second_derivative, f=tf.sin, x=0.5, expected=-np.sin(0.5), first=np.cos(0.5)
-    )
 
 
 def test_second_derivative_returns_first():
@@ -285,21 +259,6 @@ def test_second_derivative_finite_difference_rejected():
     expect_failure(checks.check_second_derivative, finite_difference_second_derivative, "有限差分")
 
 
-def test_second_derivative_custom_gradient_case_in_hidden_form():
-    """Does a hidden-test style custom-gradient function pass nested tapes and fail the
-    finite difference?"""
-
-    @tf.custom_gradient
-    def cube_with_exp_gradient(t):
-        return t**3, lambda upstream: upstream * tf.exp(t)
-
-    case = dict(f=cube_with_exp_gradient, x=0.4, expected=np.exp(0.4), numeric=2.4)
-    assert checks.check_second_derivative(fn=good_second_derivative, **case)
-    expect_failure(
-        checks.check_second_derivative, finite_difference_second_derivative, "有限差分", **case
-    )
-
-
 def test_second_derivative_float64_tapes_pass():
     """Do nested tapes on a float64 constant (not what the task says, but still tape) pass?"""
 
@@ -319,9 +278,9 @@ def test_second_derivative_float64_tapes_pass():
 # --- exercise 0.4: gradient_descent_step ------------------------------------------------------
 
 
-def good_step(w, b, x, y, lr):
+def good_step(w, b, x, y, lr, loss_fn):
     with tf.GradientTape() as tape:
-        loss = tf.reduce_mean(tf.square(w * x + b - y))
+        loss = loss_fn(y, w * x + b)
     grad_w, grad_b = tape.gradient(loss, [w, b])
     w.assign_sub(lr * grad_w)
     b.assign_sub(lr * grad_b)
@@ -329,23 +288,17 @@ def good_step(w, b, x, y, lr):
 
 
 def test_step_correct_passes():
-    """Does a correct step pass on the default data and on noisy data with another lr?"""
+    """Does a correct step pass on the visible cases (Keras MSE and a custom-gradient MSE)?"""
     assert checks.check_gradient_descent_step(fn=good_step)
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=20)
-    assert checks.check_gradient_descent_step(
-        fn=good_step, x=x, y=-2 * x + 0.5 + 0.1 * rng.normal(size=20), w0=1.0, b0=1.0, lr=0.05
-    )
 
 
 def test_step_with_keras_optimizer_passes():
     """Does a step through keras SGD with zip(grads, vars) pass too?"""
-    import keras
 
-    def sgd_step(w, b, x, y, lr):
+    def sgd_step(w, b, x, y, lr, loss_fn):
         opt = keras.optimizers.SGD(learning_rate=lr)
         with tf.GradientTape() as tape:
-            loss = tf.reduce_mean((w * x + b - y) ** 2)
+            loss = loss_fn(y, w * x + b)
         grads = tape.gradient(loss, [w, b])
         opt.apply_gradients(zip(grads, [w, b], strict=True))
         return loss
@@ -354,25 +307,36 @@ def test_step_with_keras_optimizer_passes():
 
 
 def test_step_hand_derived_gradient_rejected():
-    """Is a step with hand-derived gradients (right numbers, no tape) rejected?"""
+    """Is a step with a dummy tape.gradient and a hand-derived MSE gradient (the issue's
+    answer: right numbers on an MSE) rejected by the custom-gradient loss?"""
 
-    def by_hand(w, b, x, y, lr):
+    def by_hand(w, b, x, y, lr, loss_fn):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, w * x + b)
+        tape.gradient(loss, w)
         err = w * x + b - y
-        loss = tf.reduce_mean(err**2)
         w.assign_sub(lr * tf.reduce_mean(2 * err * x))
         b.assign_sub(lr * tf.reduce_mean(2 * err))
         return loss
 
-    expect_failure(checks.check_gradient_descent_step, by_hand, "tape.gradient")
-    assert tf.GradientTape.gradient.__name__ == "gradient"  # the counting patch was undone
+    expect_failure(checks.check_gradient_descent_step, by_hand, "tf.custom_gradient")
+
+
+def test_step_ignoring_loss_fn_rejected():
+    """Is a taped step on its own MSE (loss_fn ignored) rejected?"""
+
+    def own_mse(w, b, x, y, lr, loss_fn):
+        return good_step(w, b, x, y, lr, lambda yt, yp: tf.reduce_mean(tf.square(yp - yt)))
+
+    expect_failure(checks.check_gradient_descent_step, own_mse, "loss_fn")
 
 
 def test_step_wrong_sign():
     """Is adding lr * gradient reported as a sign error that makes the loss grow?"""
 
-    def ascent(w, b, x, y, lr):
+    def ascent(w, b, x, y, lr, loss_fn):
         with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.square(w * x + b - y))
+            loss = loss_fn(y, w * x + b)
         grad_w, grad_b = tape.gradient(loss, [w, b])
         w.assign_add(lr * grad_w)
         b.assign_add(lr * grad_b)
@@ -384,9 +348,9 @@ def test_step_wrong_sign():
 def test_step_swapped_pairs():
     """Is applying w's gradient to b (reversed pairing) reported?"""
 
-    def swapped(w, b, x, y, lr):
+    def swapped(w, b, x, y, lr, loss_fn):
         with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.square(w * x + b - y))
+            loss = loss_fn(y, w * x + b)
         grads = tape.gradient(loss, [w, b])
         for var, grad in zip([w, b], reversed(grads), strict=True):
             var.assign_sub(lr * grad)
@@ -398,9 +362,9 @@ def test_step_swapped_pairs():
 def test_step_rebinds_instead_of_assign():
     """Is `w = w - lr * g` (variables left unchanged) reported?"""
 
-    def rebinding(w, b, x, y, lr):
+    def rebinding(w, b, x, y, lr, loss_fn):
         with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.square(w * x + b - y))
+            loss = loss_fn(y, w * x + b)
         grad_w, grad_b = tape.gradient(loss, [w, b])
         w = w - lr * grad_w  # noqa: F841 - the mistake under test
         b = b - lr * grad_b  # noqa: F841
@@ -409,27 +373,13 @@ def test_step_rebinds_instead_of_assign():
     expect_failure(checks.check_gradient_descent_step, rebinding, "assign_sub")
 
 
-def test_step_sum_instead_of_mean():
-    """Is a summed loss (steps N times too large) reported?"""
-
-    def summed(w, b, x, y, lr):
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_sum(tf.square(w * x + b - y))
-        grad_w, grad_b = tape.gradient(loss, [w, b])
-        w.assign_sub(lr * grad_w)
-        b.assign_sub(lr * grad_b)
-        return loss
-
-    expect_failure(checks.check_gradient_descent_step, summed, "reduce_mean")
-
-
 def test_step_loss_outside_tape():
     """Is a loss computed outside the tape (gradients None) reported?"""
 
-    def outside(w, b, x, y, lr):
+    def outside(w, b, x, y, lr, loss_fn):
         with tf.GradientTape() as tape:
             pass
-        loss = tf.reduce_mean(tf.square(w * x + b - y))
+        loss = loss_fn(y, w * x + b)
         grad_w, grad_b = tape.gradient(loss, [w, b])
         w.assign_sub(lr * grad_w)
         b.assign_sub(lr * grad_b)
@@ -441,9 +391,9 @@ def test_step_loss_outside_tape():
 def test_step_returns_loss_after_update():
     """Is returning the loss after the update (instead of before) reported?"""
 
-    def late_loss(w, b, x, y, lr):
-        good_step(w, b, x, y, lr)
-        return tf.reduce_mean(tf.square(w * x + b - y))
+    def late_loss(w, b, x, y, lr, loss_fn):
+        good_step(w, b, x, y, lr, loss_fn)
+        return loss_fn(y, w * x + b)
 
     expect_failure(checks.check_gradient_descent_step, late_loss, "更新之后")
 
@@ -451,8 +401,8 @@ def test_step_returns_loss_after_update():
 def test_step_no_return():
     """Is a step that forgets to return the loss reported?"""
 
-    def silent(w, b, x, y, lr):
-        good_step(w, b, x, y, lr)
+    def silent(w, b, x, y, lr, loss_fn):
+        good_step(w, b, x, y, lr, loss_fn)
 
     expect_failure(checks.check_gradient_descent_step, silent, "return loss")
 
@@ -460,12 +410,12 @@ def test_step_no_return():
 # --- exercise 0.5: sgd_epoch ----------------------------------------------------------------
 
 
-def good_epoch(w, b, x, y, lr, batch_size):
+def good_epoch(w, b, x, y, lr, batch_size, loss_fn):
     losses = []
     for start in range(0, int(x.shape[0]), batch_size):
         xb, yb = x[start : start + batch_size], y[start : start + batch_size]
         with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.square(w * xb + b - yb))
+            loss = loss_fn(yb, w * xb + b)
         grad_w, grad_b = tape.gradient(loss, [w, b])
         w.assign_sub(lr * grad_w)
         b.assign_sub(lr * grad_b)
@@ -473,11 +423,10 @@ def good_epoch(w, b, x, y, lr, batch_size):
     return losses
 
 
-def epoch_variant(drop_last=False, full_batch=False, late=False, fixed_batch=None, reduce=None):
+def epoch_variant(drop_last=False, full_batch=False, late=False, fixed_batch=None, by_hand=False):
     """good_epoch with one named mistake switched on."""
-    reduce = reduce or tf.reduce_mean
 
-    def fn(w, b, x, y, lr, batch_size):
+    def fn(w, b, x, y, lr, batch_size, loss_fn):
         batch_size = fixed_batch or batch_size
         n = int(x.shape[0])
         stop = n - n % batch_size if drop_last else n
@@ -489,12 +438,15 @@ def epoch_variant(drop_last=False, full_batch=False, late=False, fixed_batch=Non
                 else (x[start : start + batch_size], y[start : start + batch_size])
             )
             with tf.GradientTape() as tape:
-                loss = reduce(tf.square(w * xb + b - yb))
+                loss = loss_fn(yb, w * xb + b)
             grad_w, grad_b = tape.gradient(loss, [w, b])
+            if by_hand:
+                err = w * xb + b - yb
+                grad_w, grad_b = tf.reduce_mean(2 * err * xb), tf.reduce_mean(2 * err)
             w.assign_sub(lr * grad_w)
             b.assign_sub(lr * grad_b)
             if late:
-                loss = tf.reduce_mean(tf.square(w * xb + b - yb))
+                loss = loss_fn(yb, w * xb + b)
             losses.append(loss)
         return losses
 
@@ -502,15 +454,20 @@ def epoch_variant(drop_last=False, full_batch=False, late=False, fixed_batch=Non
 
 
 def test_epoch_correct_passes():
-    """Does an in-order mini-batch epoch pass on the default and on other batch sizes?"""
+    """Does an in-order mini-batch epoch pass on the visible cases?"""
     assert checks.check_minibatch_epoch(fn=good_epoch)
-    rng = np.random.default_rng(3)
-    x = rng.normal(size=23)
-    y = -2 * x + 0.5 + 0.1 * rng.normal(size=23)
-    for batch_size in (1, 5, 23, 64):
-        assert checks.check_minibatch_epoch(
-            fn=good_epoch, x=x, y=y, batch_size=batch_size, w0=1.0, b0=1.0, lr=0.05
-        )
+
+
+def test_epoch_through_gradient_descent_step_passes():
+    """Does an epoch that calls the 0.4 step on each batch pass (the task suggests it)?"""
+
+    def via_step(w, b, x, y, lr, batch_size, loss_fn):
+        return [
+            float(good_step(w, b, x[s : s + batch_size], y[s : s + batch_size], lr, loss_fn))
+            for s in range(0, int(x.shape[0]), batch_size)
+        ]
+
+    assert checks.check_minibatch_epoch(fn=via_step)
 
 
 @pytest.mark.parametrize(
@@ -519,43 +476,27 @@ def test_epoch_correct_passes():
         (epoch_variant(drop_last=True), "最后一个不满的小批量"),
         (epoch_variant(full_batch=True), "全部样本"),
         (epoch_variant(late=True), "更新之后"),
-        (epoch_variant(reduce=tf.reduce_sum), "reduce_mean"),
-        (lambda w, b, x, y, lr, batch_size: [0.0, 0.0, 0.0], "没有变"),
-        (lambda w, b, x, y, lr, batch_size: good_epoch(w, b, x, y, lr, batch_size)[:1], "步"),
+        (epoch_variant(by_hand=True), "tf.custom_gradient"),
+        (lambda w, b, x, y, lr, batch_size, loss_fn: [0.0, 0.0, 0.0], "没有变"),
+        (lambda w, b, x, y, lr, bs, loss_fn: good_epoch(w, b, x, y, lr, bs, loss_fn)[:1], "步"),
         (
-            lambda w, b, x, y, lr, batch_size: good_epoch(w, b, x, y, lr, batch_size) and None,
+            lambda w, b, x, y, lr, bs, loss_fn: good_epoch(w, b, x, y, lr, bs, loss_fn) and None,
             "return",
         ),
     ],
-    ids=["drop-last", "full-batch", "late-loss", "sum", "no-update", "one-loss", "no-return"],
+    ids=[
+        "drop-last",
+        "full-batch",
+        "late-loss",
+        "by-hand",
+        "no-update",
+        "one-loss",
+        "no-return",
+    ],
 )
 def test_epoch_named_mistakes(fn, phrase):
     """Does each named mini-batch mistake get its message?"""
     expect_failure(checks.check_minibatch_epoch, fn, phrase)
-
-
-def test_epoch_hand_derived_gradient_rejected():
-    """Is an epoch with hand-derived gradients (right numbers, no tape) rejected?"""
-
-    def by_hand(w, b, x, y, lr, batch_size):
-        losses = []
-        for start in range(0, int(x.shape[0]), batch_size):
-            xb, yb = x[start : start + batch_size], y[start : start + batch_size]
-            err = w * xb + b - yb
-            losses.append(float(tf.reduce_mean(err**2)))
-            w.assign_sub(lr * tf.reduce_mean(2 * err * xb))
-            b.assign_sub(lr * tf.reduce_mean(2 * err))
-        return losses
-
-    expect_failure(checks.check_minibatch_epoch, by_hand, "tape.gradient")
-
-
-def test_epoch_ignoring_batch_size_fails_on_another_size():
-    """Is an answer that always uses the visible batch size 4 caught with another size?"""
-    fn = epoch_variant(fixed_batch=4)
-    assert checks.check_minibatch_epoch(fn=fn)
-    x = np.linspace(-1.0, 1.0, 23)
-    expect_failure(checks.check_minibatch_epoch, fn, "23 个样本", x=x, y=2 * x, batch_size=5)
 
 
 def test_public_names_exported():
@@ -566,10 +507,333 @@ def test_public_names_exported():
         assert getattr(checks, name) is getattr(ch00, name)
 
 
+# --- hidden blocks ----------------------------------------------------------------------------
+
+NOTEBOOK = nbexec.NOTEBOOKS / "00_tensors_autodiff.ipynb"
+ATTACKS = Path(__file__).parent / "autograder" / "attacks" / "constraints" / "ch00.py"
+
+
+@pytest.fixture(scope="module")
+def chapter():
+    """The instructor notebook's answers, grade cells, hidden blocks and Setup sources."""
+    from autograder import hidden_tests
+
+    nb = nbformat.read(str(NOTEBOOK), as_version=4)
+    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in nb.cells}
+    return {
+        "cells": cells,
+        "blocks": hidden_tests.split_notebook(nb),
+        "setup": hidden_tests.setup_sources(nb),
+    }
+
+
+def run_hidden(chapter, grade_id, answer):
+    """Run ``answer`` and the grade cell's hidden block in one namespace, the way stock
+    nbgrader does (expects compare at once); raise what the block raises."""
+    from autograder.hidden_tests import hidden_source
+    from course_utils import grading
+
+    grading._probed.clear()
+    grading._errors.clear()
+    namespace = {"np": np, "tf": tf, "keras": keras, "checks": checks}
+    exec(compile(answer, "<answer>", "exec"), namespace)
+    exec(compile(hidden_source(chapter["cells"][grade_id]), "<hidden>", "exec"), namespace)
+
+
+def solution(chapter, answer_id):
+    lines = chapter["cells"][answer_id].splitlines()
+    return "\n".join(
+        line
+        for line in lines
+        if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line
+    )
+
+
+SOLUTIONS = [
+    "ch00_stable_softmax",
+    "ch00_numeric_grad",
+    "ch00_second_derivative",
+    "ch00_gradient_descent_step",
+    "ch00_sgd_epoch",
+]
+
+
+@pytest.mark.parametrize("answer_id", SOLUTIONS)
+def test_hidden_block_passes_the_solution(chapter, answer_id):
+    """Does each hidden block pass the instructor's solution, run in one namespace?"""
+    run_hidden(chapter, f"{answer_id}_test", solution(chapter, answer_id))
+
+
+#: Wrong answers that the visible check does not catch; the hidden block must.
+HIDDEN_ONLY = {
+    "ch00_numeric_grad_test": [
+        # ignores eps only when it is not one of the visible values
+        """
+def numeric_grad(f, x, eps=1e-3):
+    eps = eps if eps in (1e-3, 0.5) else 1e-5
+    x = np.asarray(x, dtype="float64")
+    return np.array([(f(x + eps * e) - f(x - eps * e)) / (2 * eps) for e in np.eye(x.size)])
+""",
+        # changes x in place and puts it back only approximately
+        """
+def numeric_grad(f, x, eps=1e-3):
+    grad = np.zeros_like(x)
+    for i in range(x.size):
+        x[i] += eps
+        up = f(x)
+        x[i] -= 2 * eps
+        grad[i] = (up - f(x)) / (2 * eps)
+        x[i] += eps * 1.001
+    return grad
+""",
+    ],
+    "ch00_second_derivative_test": [
+        # a float64 finite difference (the issue's answer)
+        """
+def second_derivative(f, x):
+    h = 1e-3
+    t = tf.constant(x, tf.float64)
+    return float((f(t + h) - 2 * f(t) + f(t - h)) / h**2)
+""",
+    ],
+    "ch00_gradient_descent_step_test": [
+        # a dummy tape.gradient and the MSE gradient by hand (the issue's answer)
+        """
+def gradient_descent_step(w, b, x, y, lr, loss_fn):
+    with tf.GradientTape() as tape:
+        loss = loss_fn(y, w * x + b)
+    tape.gradient(loss, w)
+    err = w * x + b - y
+    w.assign_sub(lr * tf.reduce_mean(2.0 * err * x))
+    b.assign_sub(lr * tf.reduce_mean(2.0 * err))
+    return loss
+""",
+        # hard-codes both visible cases
+        """
+def gradient_descent_step(w, b, x, y, lr, loss_fn):
+    loss = loss_fn(y, w * x + b)
+    tanh = getattr(loss_fn, "__name__", "") == "mse_with_tanh_gradient"
+    w.assign(0.6386357 if tanh else 1.84)
+    b.assign(-0.1745273 if tanh else 0.14)
+    return loss
+""",
+    ],
+    "ch00_sgd_epoch_test": [
+        # always the visible batch size 4
+        """
+def sgd_epoch(w, b, x, y, lr, batch_size, loss_fn):
+    losses = []
+    for start in range(0, int(x.shape[0]), 4):
+        xb, yb = x[start : start + 4], y[start : start + 4]
+        with tf.GradientTape() as tape:
+            loss = loss_fn(yb, w * xb + b)
+        grad_w, grad_b = tape.gradient(loss, [w, b])
+        w.assign_sub(lr * grad_w)
+        b.assign_sub(lr * grad_b)
+        losses.append(float(loss))
+    return losses
+""",
+        # a dummy tape.gradient and the MSE gradient by hand on each batch
+        """
+def sgd_epoch(w, b, x, y, lr, batch_size, loss_fn):
+    losses = []
+    for start in range(0, int(x.shape[0]), batch_size):
+        xb, yb = x[start : start + batch_size], y[start : start + batch_size]
+        with tf.GradientTape() as tape:
+            loss = loss_fn(yb, w * xb + b)
+        tape.gradient(loss, w)
+        err = w * xb + b - yb
+        w.assign_sub(lr * tf.reduce_mean(2.0 * err * xb))
+        b.assign_sub(lr * tf.reduce_mean(2.0 * err))
+        losses.append(float(loss))
+    return losses
+""",
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    "grade_id, answer",
+    [(g, a) for g, answers in HIDDEN_ONLY.items() for a in answers],
+    ids=[f"{g}-{i}" for g, answers in HIDDEN_ONLY.items() for i in range(len(answers))],
+)
+def test_hidden_block_catches_what_the_visible_check_misses(chapter, grade_id, answer):
+    """Does the hidden block fail answers that would pass (or dodge) the visible check?"""
+    with pytest.raises(AssertionError, match="hidden test"):
+        run_hidden(chapter, grade_id, answer)
+
+
+def load_attacks():
+    spec = importlib.util.spec_from_file_location("ch00_constraint_attacks", ATTACKS)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def judge(chapter, answer_id, answer):
+    from autograder import constraints
+
+    rules = chapter["blocks"][f"{answer_id}_test"].constraints
+    others = [solution(chapter, a) for a in SOLUTIONS if a != answer_id]
+    return constraints.judge(rules, answer, [], others, chapter["setup"])
+
+
+def test_every_constraint_has_an_attack(chapter):
+    """Does every constrained exercise have constraint attacks, and the real answers pass?"""
+    attacks = load_attacks()
+    for answer_id in SOLUTIONS:
+        if chapter["blocks"][f"{answer_id}_test"].constraints:
+            assert attacks.ANSWERS.get(answer_id), answer_id
+        verdict = judge(chapter, answer_id, solution(chapter, answer_id))
+        assert verdict.ok, (answer_id, verdict.reason)
+
+
+@pytest.mark.parametrize(
+    "answer_id, index",
+    [(a, i) for a, answers in load_attacks().ANSWERS.items() for i in range(len(answers))],
+)
+def test_constraint_attacks_fail(chapter, answer_id, index):
+    """Does each attack give the right numbers (on the hidden block's probes) where it says so,
+    and fail the exercise: by its source (the constraint), or by the probes?"""
+    what, answer = load_attacks().ANSWERS[answer_id][index]
+    verdict = judge(chapter, answer_id, answer)
+    try:
+        run_hidden(chapter, f"{answer_id}_test", answer)
+        probes_ok = True
+    except AssertionError:
+        probes_ok = False
+    if "by behaviour" in what:
+        assert verdict.ok and not probes_ok, what
+    else:
+        assert probes_ok and not verdict.ok, (what, verdict.reason)
+
+
+@pytest.mark.parametrize("answer_id", list(load_attacks().DELEGATIONS))
+def test_delegations_to_course_utils_fail(chapter, answer_id):
+    """Does every answer that delegates to a former course_utils reference fail now?"""
+    answer = load_attacks().DELEGATIONS[answer_id]
+    with pytest.raises(ImportError):
+        run_hidden(chapter, f"{answer_id}_test", answer)
+
+
+# --- no callable in course_utils computes an answer -------------------------------------------
+
+
+def course_utils_callables():
+    """Every function and class defined in a course_utils module, private ones included."""
+    import inspect
+    import pkgutil
+
+    import course_utils
+
+    found = {}
+    names = [course_utils.__name__] + [
+        m.name for m in pkgutil.walk_packages(course_utils.__path__, "course_utils.")
+    ]
+    for name in names:
+        try:
+            module = importlib.import_module(name)
+        except Exception:  # a module no student can import gives them nothing either
+            continue
+        for attr, obj in vars(module).items():
+            if callable(obj) and getattr(obj, "__module__", None) == name:
+                found[f"{name}.{attr}"] = obj
+            if inspect.isclass(obj) and getattr(obj, "__module__", None) == name:
+                for meth, fn in vars(obj).items():
+                    if inspect.isfunction(fn):
+                        found[f"{name}.{attr}.{meth}"] = fn
+    return found
+
+
+def _mse(y_true, y_pred):
+    return tf.reduce_mean(tf.square(y_pred - y_true))
+
+
+def answer_probes():
+    """For each exercise: (a call with the exercise's arguments on its visible case, a test of
+    the result that is true only for the right answer)."""
+    logits = np.array([[1.0, 2.0, 3.0], [1.0, 1.0, 1.0]], dtype="float32")
+    want_softmax = np.exp(logits) / np.exp(logits).sum(axis=-1, keepdims=True)
+
+    def close(a, b, tol=1e-4):
+        try:
+            a = np.asarray(a, dtype="float64")
+        except Exception:
+            return False
+        return a.shape == np.shape(b) and np.allclose(a, b, atol=tol)
+
+    def cubic(v):
+        return float(np.sum(v**3) + v[0] * v[1])
+
+    def step_call(fn):
+        w, b = tf.Variable(0.5), tf.Variable(-0.2)
+        x = tf.constant([-1.0, 0.0, 1.0, 2.0, 3.0])
+        fn(w, b, x, 3.0 * x - 1.0, 0.1, _mse)
+        return [float(w.numpy()), float(b.numpy())]
+
+    def epoch_call(fn):
+        w, b = tf.Variable(0.0), tf.Variable(0.0)
+        x = tf.constant(np.linspace(-2.0, 2.0, 10), tf.float32)
+        fn(w, b, x, 3.0 * x - 1.0, 0.1, 4, _mse)
+        return [float(w.numpy()), float(b.numpy())]
+
+    step_want = [1.84, 0.14]
+    return {
+        "softmax (tensor)": (lambda fn: fn(tf.constant(logits)), lambda r: close(r, want_softmax)),
+        "softmax (array)": (lambda fn: fn(logits), lambda r: close(r, want_softmax)),
+        "numeric_grad": (
+            lambda fn: fn(cubic, np.array([1.0, 2.0, -1.5]), 0.5),
+            lambda r: close(r, [5.25, 13.25, 7.0]),
+        ),
+        "second_derivative": (lambda fn: fn(lambda t: t**3, 1.5), lambda r: close(r, 9.0)),
+        "gradient_descent_step": (step_call, lambda r: close(r, step_want)),
+        "sgd_epoch": (epoch_call, lambda r: not close(r, [0.0, 0.0]) and abs(r[0]) > 0.5),
+    }
+
+
+def test_no_course_utils_callable_computes_an_answer(monkeypatch, tmp_path):
+    """Called with an exercise's arguments, does any callable in course_utils (any module,
+    private ones included) return that exercise's answer? Network access is cut off and the
+    working directory is a temporary one, since every callable is tried blindly."""
+    import signal
+    import socket
+
+    def no_network(*args, **kwargs):
+        raise OSError("network disabled in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.chdir(tmp_path)
+
+    def alarm(signum, frame):
+        raise TimeoutError
+
+    leaks = []
+    old = signal.signal(signal.SIGALRM, alarm)
+    try:
+        for name, obj in course_utils_callables().items():
+            if name.startswith(("course_utils.grading.", "course_utils.config.reset_session")):
+                continue  # the grading plumbing and the session reset hold no answer
+            for exercise, (call, right) in answer_probes().items():
+                signal.alarm(5)
+                try:
+                    result = call(obj)
+                    if right(result):
+                        leaks.append(f"{name} computes {exercise}")
+                except BaseException as exc:  # noqa: BLE001 - anything may happen; only answers count
+                    if isinstance(exc, KeyboardInterrupt):
+                        raise
+                finally:
+                    signal.alarm(0)
+    finally:
+        signal.signal(signal.SIGALRM, old)
+    assert not leaks, leaks
+
+
 # --- forgeries --------------------------------------------------------------------------------
 
 HARDCODED = {
-    # The issue's wrong answer: the built-in the task forbids.
+    # The issue's wrong answer: the built-in the task forbids (stock mode: the visible check
+    # rejects it; the grader: the hidden block's constraint).
     "ch00_stable_softmax_test": """
 def stable_softmax(logits):
     return tf.nn.softmax(logits)
@@ -592,21 +856,25 @@ def second_derivative(f, x):
     t = tf.constant(x, tf.float64)
     return float((f(t + h) - 2 * f(t) + f(t - h)) / h**2)
 """,
-    # Hard-codes the visible case's result (w=0.5, b=-0.2, lr=0.1 on y = 3x - 1).
+    # The issue's wrong answer: a dummy tape.gradient, then the MSE gradient by hand.
     "ch00_gradient_descent_step_test": """
-def gradient_descent_step(w, b, x, y, lr):
-    w.assign(1.84)
-    b.assign(0.14)
-    return tf.constant(15.39)
+def gradient_descent_step(w, b, x, y, lr, loss_fn):
+    with tf.GradientTape() as tape:
+        loss = loss_fn(y, w * x + b)
+    tape.gradient(loss, w)
+    err = w * x + b - y
+    w.assign_sub(lr * tf.reduce_mean(2.0 * err * x))
+    b.assign_sub(lr * tf.reduce_mean(2.0 * err))
+    return loss
 """,
     # Right loop, but always the visible batch size 4.
     "ch00_sgd_epoch_test": """
-def sgd_epoch(w, b, x, y, lr, batch_size):
+def sgd_epoch(w, b, x, y, lr, batch_size, loss_fn):
     losses = []
     for start in range(0, int(x.shape[0]), 4):
         xb, yb = x[start : start + 4], y[start : start + 4]
         with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.square(w * xb + b - yb))
+            loss = loss_fn(yb, w * xb + b)
         grad_w, grad_b = tape.gradient(loss, [w, b])
         w.assign_sub(lr * grad_w)
         b.assign_sub(lr * grad_b)
