@@ -1,10 +1,20 @@
 """Chapter 07 checks: each named mistake gets its message, and a correct answer passes."""
 
+import ast
+import importlib
+import importlib.util
+import inspect
+import pkgutil
+from pathlib import Path
+
 import forgery  # tests/forgery.py (tests/ is on sys.path via conftest)
 import keras
+import nbformat
 import pytest
 import tensorflow as tf
 
+from autograder import hidden_tests
+from autograder.constraints import judge
 from course_utils import checks
 from course_utils.checks import CheckFailed
 
@@ -70,31 +80,28 @@ class MissingEvalModel(keras.Model):
 def test_weighted_test_step_accepts_a_correct_answer():
     """Does a test_step with training=False, compute_loss and weighted metrics pass?"""
     assert checks.check_weighted_test_step(model_class=make_eval_model())
-    assert checks.check_weighted_test_step(
-        model_class=make_eval_model(), loss="huber", seed=5, batch_size=3
-    )
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
 @pytest.mark.parametrize(
-    "cls, loss, message",
+    "cls, message",
     [
-        (make_eval_model(training=True), "mse", "training=False"),
-        (make_eval_model(weight_loss=False), "mse", "loss 没有按样本权重加权"),
-        (make_eval_model(weight_metrics=False), "mse", "mae 没有按样本权重加权"),
-        (make_eval_model(hard_mse=True), "huber", "self.compute_loss"),
-        (make_eval_model(keys=False), "mse", "缺少"),
-        (Keras2EvalModel, "mse", "compiled_metrics"),
-        (MinimizeEvalModel, "mse", "minimize"),
-        (MissingEvalModel, "mse", "还没有实现"),
-        (PairEvalModel, "mse", "unpack_x_y_sample_weight"),
+        (make_eval_model(training=True), "training=False"),
+        (make_eval_model(weight_loss=False), "loss 没有按样本权重加权"),
+        (make_eval_model(weight_metrics=False), "mae 没有按样本权重加权"),
+        (make_eval_model(keys=False), "缺少"),
+        (Keras2EvalModel, "compiled_metrics"),
+        (MinimizeEvalModel, "minimize"),
+        (MissingEvalModel, "还没有实现"),
+        (PairEvalModel, "unpack_x_y_sample_weight"),
     ],
 )
-def test_weighted_test_step_names_each_mistake(cls, loss, message):
-    """Are training=True, dropped sample weights, a hard-coded loss, wrong keys, a Keras 2 idiom,
-    a two-way unpack and a missing override each named?"""
+def test_weighted_test_step_names_each_mistake(cls, message):
+    """Are training=True, dropped sample weights, wrong keys, a Keras 2 idiom, a two-way unpack
+    and a missing override each named? (A hard-coded loss is right on the visible MSE case; the
+    hidden tests catch it: see HARDCODED.)"""
     with pytest.raises(CheckFailed, match=message):
-        checks.check_weighted_test_step(model_class=cls, loss=loss)
+        checks.check_weighted_test_step(model_class=cls)
 
 
 # ---------------------------------------------------------------- 7.2 clip-norm train_step
@@ -128,11 +135,8 @@ def make_clip_model(mode="global", weighted=True):
 
 
 def test_clipnorm_accepts_a_correct_answer():
-    """Does global-norm clipping with compute_loss and sample weights pass, clipped or not?"""
+    """Does global-norm clipping with compute_loss and sample weights pass?"""
     assert checks.check_clipnorm_train_step(model_class=make_clip_model())
-    assert checks.check_clipnorm_train_step(
-        model_class=make_clip_model(), clip_norm=100.0, loss="huber", seed=9
-    )
 
 
 @pytest.mark.parametrize(
@@ -208,9 +212,6 @@ def make_penalty_model(mode="good"):
 def test_penalty_trackers_accept_a_correct_answer():
     """Do three Mean trackers listed in metrics, with a matching test_step, pass?"""
     assert checks.check_penalty_trackers(model_class=make_penalty_model())
-    assert checks.check_penalty_trackers(
-        model_class=make_penalty_model(), beta=1.5, n=12, batch_size=3, seed=3
-    )
 
 
 @pytest.mark.parametrize(
@@ -278,11 +279,8 @@ def make_two_speed(mode="good", weighted=True, weight_metrics=True):
 
 
 def test_two_speed_accepts_a_correct_answer():
-    """Does one loss, two gradient lists and two optimizers pass, with and without momentum?"""
+    """Does one loss, two gradient lists and two optimizers pass?"""
     assert checks.check_two_speed_step(model_class=make_two_speed())
-    assert checks.check_two_speed_step(
-        model_class=make_two_speed(), momentum=0.9, loss="huber", steps=3, seed=1
-    )
 
 
 @pytest.mark.parametrize(
@@ -399,3 +397,72 @@ def test_forged_answers_fail_every_grade_cell(tmp_path):
     """Do always-equal objects, rebound checks and hard-coded answers fail every grade cell,
     while the real answers pass?"""
     forgery.assert_forgeries_fail("07_custom_train_step", HARDCODED, tmp_path)
+
+
+# ---------------------------------------------------------------- constraints and leaks
+
+ATTACKS = Path(__file__).parent / "autograder" / "attacks" / "constraints" / "ch07.py"
+
+
+def _attacks():
+    spec = importlib.util.spec_from_file_location("ch07_constraint_attacks", ATTACKS)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _notebook_parts():
+    """(hidden blocks by grade id, {answer id: (grade id, answer source)}, Setup sources)."""
+    nb = nbformat.read(str(forgery.NOTEBOOKS / "07_custom_train_step.ipynb"), as_version=4)
+    blocks = hidden_tests.split_notebook(nb)
+    answers = {
+        nb.cells[cells[0]].metadata.nbgrader["grade_id"]: (gid, nb.cells[cells[0]].source)
+        for gid, cells in hidden_tests.answer_cells(nb).items()
+    }
+    return blocks, answers, hidden_tests.setup_sources(nb)
+
+
+def test_constraint_attacks_break_a_stated_constraint():
+    """Does every constraint attack break its exercise's constraints while the instructor's
+    answers keep them? (The attacks give the right numbers; the lead grades them for real.)"""
+    blocks, answers, setup = _notebook_parts()
+    attacks = _attacks()
+    assert sorted(attacks.ANSWERS) == sorted(answers)
+    for answer_id, (grade_id, real) in answers.items():
+        rules = blocks[grade_id].constraints
+        assert rules, f"{grade_id} states no constraint"
+        others = [src for aid, (_, src) in answers.items() if aid != answer_id]
+        assert judge(rules, real, [], others, setup).ok, answer_id
+        for what, source in attacks.ANSWERS[answer_id]:
+            verdict = judge(rules, source, [], others, setup)
+            assert not verdict.ok, f"{answer_id}: {what} keeps every constraint"
+
+
+def test_course_utils_holds_no_train_or_test_step():
+    """Audit for leaked answers: the exercises' answers are Model subclasses with their own
+    train_step / test_step, so no module of course_utils (private names included) may define a
+    Model subclass, a train_step / test_step, or the global-norm clipping they are built from;
+    the chapter's checks compute no gradient, loss or optimizer step of their own (they compare
+    with stored values)."""
+    import course_utils
+
+    for info in pkgutil.walk_packages(course_utils.__path__, "course_utils."):
+        module = importlib.import_module(info.name)
+        tree = ast.parse(inspect.getsource(module))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef):
+                assert node.name not in ("train_step", "test_step", "_global_clip"), info.name
+            if isinstance(node, ast.Attribute):
+                assert node.attr not in ("clip_by_global_norm", "global_norm"), info.name
+                if info.name == "course_utils.checks.ch07":
+                    assert node.attr not in (
+                        "GradientTape",
+                        "gradient",
+                        "apply",
+                        "update_state",
+                        "compute_loss",
+                        "losses",
+                    ), f"course_utils.checks.ch07 computes with .{node.attr}"
+        for name, value in vars(module).items():
+            if isinstance(value, type) and value.__module__ == info.name:
+                assert not issubclass(value, keras.Model), f"{info.name}.{name} is a keras.Model"
