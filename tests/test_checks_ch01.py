@@ -7,7 +7,8 @@ import pytest
 from keras import layers
 
 from course_utils import checks
-from course_utils.checks import CheckFailed
+from course_utils.checks import CheckFailed, ch01
+from course_utils.inspect import fill_weights, layer_table
 
 
 def mlp(
@@ -30,7 +31,7 @@ def mlp(
 
 
 def check_mlp(model):
-    return checks.check_mlp(model=model, input_shape=(28, 28), hidden_units=64, num_classes=10)
+    return checks.check_mlp(model=model)
 
 
 def conv(body, head=True, classes=10, input_shape=(64, 64, 3)):
@@ -53,10 +54,10 @@ def good_body():
 
 
 def logits_model():
-    return keras.Sequential([keras.Input(shape=(5,)), layers.Dense(4)])
-
-
-X5 = np.random.default_rng(0).normal(size=(6, 5)).astype("float32")
+    """The visible logits model of exercise 1.3, with the grade cell's weights."""
+    model = keras.Sequential([keras.Input(shape=(5,)), layers.Dense(4)])
+    fill_weights(model, seed=13, scale=1.0)
+    return model
 
 
 def bn_model():
@@ -79,7 +80,7 @@ def classifier():
 
 X3 = np.tile(np.eye(3, dtype="float32"), (2, 1))  # predicted 0, 1, 2, 0, 1, 2
 Y3 = np.array([0, 1, 2, 1, 1, 0])
-RECALL3 = np.array([0.5, 2 / 3, 1.0])
+RECALL4 = np.array([0.5, 2 / 3, 1.0, np.nan])  # the visible case has num_classes=4
 
 
 def fails_with(phrase, check, *args, **kwargs):
@@ -154,13 +155,13 @@ def test_mlp_wrong_name():
 
 def test_conv_correct_passes():
     """Does a stack reaching (5, 5, 64) with the right head pass?"""
-    assert checks.check_conv_classifier(model=conv(good_body()), num_classes=10)
+    assert checks.check_conv_classifier(model=conv(good_body()))
 
 
 def test_conv_wrong_feature_shape():
     """Is a stack that stops at the wrong feature map shape told to use add()+summary()?"""
     body = good_body()[:-1]
-    fails_with("summary()", checks.check_conv_classifier, model=conv(body), num_classes=10)
+    fails_with("summary()", checks.check_conv_classifier, model=conv(body))
 
 
 def test_conv_missing_global_pooling():
@@ -168,19 +169,19 @@ def test_conv_missing_global_pooling():
     model = conv(
         [*good_body(), layers.Flatten(), layers.Dense(10, activation="softmax")], head=False
     )
-    fails_with("GlobalMaxPooling2D", checks.check_conv_classifier, model=model, num_classes=10)
+    fails_with("GlobalMaxPooling2D", checks.check_conv_classifier, model=model)
 
 
 def test_conv_other_layer_in_body():
     """Is a Dense or Flatten layer inside the convolutional part reported?"""
     body = [*good_body()[:-1], layers.Dropout(0.1), layers.MaxPooling2D(2)]
-    fails_with("只能使用 Conv2D", checks.check_conv_classifier, model=conv(body), num_classes=10)
+    fails_with("只能使用 Conv2D", checks.check_conv_classifier, model=conv(body))
 
 
 def test_conv_unbuilt():
     """Is a conv model without keras.Input reported as unbuilt?"""
     model = keras.Sequential([*good_body(), layers.GlobalMaxPooling2D(), layers.Dense(10)])
-    fails_with("keras.Input", checks.check_conv_classifier, model=model, num_classes=10)
+    fails_with("keras.Input", checks.check_conv_classifier, model=model)
 
 
 def test_conv_forgot_softmax():
@@ -193,7 +194,7 @@ def test_conv_forgot_softmax():
             layers.Dense(10),
         ]
     )
-    fails_with("softmax", checks.check_conv_classifier, model=model, num_classes=10)
+    fails_with("softmax", checks.check_conv_classifier, model=model)
 
 
 # Exercise 1.3 -------------------------------------------------------------------------------
@@ -203,15 +204,13 @@ def test_probability_model_correct_passes():
     """Does Sequential([logits_model, Softmax()]) pass?"""
     base = logits_model()
     prob = keras.Sequential([base, layers.Softmax()])
-    assert checks.check_probability_model(prob_model=prob, logits_model=base, x=X5)
+    assert checks.check_probability_model(prob_model=prob, logits_model=base)
 
 
 def test_probability_model_same_model():
     """Is returning the logits model itself reported?"""
     base = logits_model()
-    fails_with(
-        "同一个模型", checks.check_probability_model, prob_model=base, logits_model=base, x=X5
-    )
+    fails_with("同一个模型", checks.check_probability_model, prob_model=base, logits_model=base)
 
 
 def test_probability_model_forgot_softmax():
@@ -219,7 +218,7 @@ def test_probability_model_forgot_softmax():
     base = logits_model()
     prob = keras.Sequential([base])
     fails_with(
-        "layers.Softmax()", checks.check_probability_model, prob_model=prob, logits_model=base, x=X5
+        "layers.Softmax()", checks.check_probability_model, prob_model=prob, logits_model=base
     )
 
 
@@ -227,7 +226,7 @@ def test_probability_model_new_weights():
     """Is a fresh Dense layer (not sharing the weights) reported?"""
     base = logits_model()
     prob = keras.Sequential([keras.Input(shape=(5,)), layers.Dense(4), layers.Softmax()])
-    fails_with("共享", checks.check_probability_model, prob_model=prob, logits_model=base, x=X5)
+    fails_with("共享", checks.check_probability_model, prob_model=prob, logits_model=base)
 
 
 def test_probability_model_extra_dense():
@@ -235,18 +234,14 @@ def test_probability_model_extra_dense():
     base = logits_model()
     extra = layers.Dense(4, kernel_initializer="identity")
     prob = keras.Sequential([base, extra, layers.Softmax()])
-    fails_with(
-        "不要新建 Dense", checks.check_probability_model, prob_model=prob, logits_model=base, x=X5
-    )
+    fails_with("不要新建 Dense", checks.check_probability_model, prob_model=prob, logits_model=base)
 
 
 def test_probability_model_double_softmax():
     """Is softmax applied twice reported?"""
     base = logits_model()
     prob = keras.Sequential([base, layers.Softmax(), layers.Softmax()])
-    fails_with(
-        "两次 softmax", checks.check_probability_model, prob_model=prob, logits_model=base, x=X5
-    )
+    fails_with("两次 softmax", checks.check_probability_model, prob_model=prob, logits_model=base)
 
 
 def test_probability_model_modified_input():
@@ -254,7 +249,7 @@ def test_probability_model_modified_input():
     base = logits_model()
     base.add(layers.Softmax())
     prob = keras.Sequential([base, layers.Softmax()])
-    fails_with("不要修改", checks.check_probability_model, prob_model=prob, logits_model=base, x=X5)
+    fails_with("不要修改", checks.check_probability_model, prob_model=prob, logits_model=base)
 
 
 # Exercise 1.4 -------------------------------------------------------------------------------
@@ -336,45 +331,40 @@ def test_freeze_float_counts():
 # Exercise 1.5 -------------------------------------------------------------------------------
 
 
-def check_per_class(result, y=Y3, num_classes=3):
-    return checks.check_per_class_accuracy(
-        result=result, model=classifier(), x=X3, y=y, num_classes=num_classes
-    )
-
-
 def test_per_class_correct_passes():
-    """Does the accuracy within each true class pass, with nan for an absent class?"""
-    assert check_per_class(RECALL3)
-    assert check_per_class(np.array([0.5, 2 / 3, 1.0, np.nan]), num_classes=4)
-    y = np.array([0, 1, 1, 1, 1, 0])  # class 2 absent from y
-    assert check_per_class(np.array([0.5, 0.5, np.nan]), y=y)
+    """Does the accuracy within each true class pass, with nan for the absent class 3?"""
+    assert checks.check_per_class_accuracy(result=RECALL4)
+    assert checks.check_per_class_accuracy(result=RECALL4.astype("float32"))
 
 
 @pytest.mark.parametrize(
-    "result, y, num_classes, message",
+    "result, message",
     [
-        (None, Y3, 3, "忘了 return"),
+        (None, "忘了 return"),
         # The overall accuracy, one number.
-        (np.float64(4 / 6), Y3, 3, "总精度"),
+        (np.float64(4 / 6), "总精度"),
+        # The overall accuracy repeated for every class.
+        (np.array([4 / 6, 4 / 6, 4 / 6, np.nan]), "总精度"),
         # Dividing the hits of each class by len(y) instead of by the class count.
-        (np.array([1 / 6, 2 / 6, 1 / 6]), Y3, 3, "(y == c).sum()"),
+        (np.array([1 / 6, 2 / 6, 1 / 6, 0.0]), "(y == c).sum()"),
         # Grouping by the predicted class: precision, not per-class accuracy.
-        (np.array([0.5, 1.0, 0.5]), Y3, 3, "精确率 (precision)"),
+        (np.array([0.5, 1.0, 0.5, np.nan]), "精确率 (precision)"),
         # Only the classes present in y (np.unique), so the absent class has no slot.
-        (RECALL3, Y3, 4, "np.nan"),
+        (np.array([0.5, 2 / 3, 1.0]), "np.nan"),
         # 0 instead of nan for a class that y does not contain.
-        (np.array([0.5, 2 / 3, 1.0, 0.0]), Y3, 4, "不是 0"),
+        (np.array([0.5, 2 / 3, 1.0, 0.0]), "不是 0"),
         # A probability matrix instead of one number per class.
-        (np.eye(3), Y3, 3, "一维数组"),
-        (np.array([0.5, 0.5, 1.0]), Y3, 3, "类别 [1]"),
+        (np.eye(4), "一维数组"),
+        (np.array([0.5, 0.5, 1.0, np.nan]), "类别 [1]"),
         # A Python list, not the NumPy array the task asks for.
-        ([0.5, 2 / 3, 1.0], Y3, 3, "np.ndarray"),
+        ([0.5, 2 / 3, 1.0, np.nan], "np.ndarray"),
         # Integer counts of hits instead of fractions.
-        (np.array([1, 2, 1]), Y3, 3, "浮点数"),
+        (np.array([1, 2, 1, 0]), "浮点数"),
     ],
     ids=[
         "none",
         "overall-accuracy",
+        "overall-accuracy-each",
         "divided-by-total",
         "precision",
         "present-classes-only",
@@ -385,17 +375,161 @@ def test_per_class_correct_passes():
         "int-counts",
     ],
 )
-def test_per_class_names_each_mistake(result, y, num_classes, message):
+def test_per_class_names_each_mistake(result, message):
     """Is each named wrong answer to exercise 1.5 rejected with its own hint?"""
-    fails_with(message, check_per_class, result, y=y, num_classes=num_classes)
+    fails_with(message, checks.check_per_class_accuracy, result=result)
 
 
-def test_per_class_computes_expected_from_the_model():
-    """Does the check compute the truth from model.predict itself (a wrong model's answer fails)?"""
-    flipped = keras.Sequential([keras.Input(shape=(3,)), layers.Dense(3, activation="softmax")])
-    flipped.set_weights([5.0 * np.eye(3, dtype="float32")[::-1], np.zeros(3, dtype="float32")])
-    with pytest.raises(CheckFailed):
-        checks.check_per_class_accuracy(result=RECALL3, model=flipped, x=X3, y=Y3, num_classes=3)
+# Stored expected values --------------------------------------------------------------------
+
+
+def test_stored_probability_values_match_the_visible_case():
+    """Are the stored logits and probabilities of exercise 1.3 what the grade cell's logits
+    model gives on the stored inputs (softmax computed here, in the test)?"""
+    x = np.random.default_rng(ch01.PROB_X_SEED).normal(size=(6, 5)).astype("float32")
+    logits = np.asarray(logits_model()(x), dtype="float64")
+    assert np.allclose(logits, ch01.PROB_LOGITS, atol=1e-5)
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    assert np.allclose(e / e.sum(axis=1, keepdims=True), ch01.PROB_PROBS, atol=1e-6)
+
+
+def test_stored_freeze_counts_match_the_visible_case():
+    """Are the stored counts of exercise 1.4 those of the visible model, frozen?"""
+    model = bn_model()
+    assert sum(int(np.prod(w.shape)) for w in model.weights) == ch01.FREEZE_TOTAL
+    freeze(model)
+    assert counts(model) == ch01.FREEZE_COUNTS
+    assert (len(model.trainable_weights), len(model.non_trainable_weights)) == ch01.FREEZE_TENSORS
+
+
+def test_stored_per_class_values_match_the_visible_case():
+    """Are the stored values of exercise 1.5 (and of its named mistakes) right for the visible
+    model, inputs and labels?"""
+    predicted = np.argmax(classifier().predict(X3, verbose=0), axis=1)
+    assert predicted.tolist() == [0, 1, 2, 0, 1, 2]
+    n = ch01.PER_CLASS_NUM_CLASSES
+    assert np.bincount(Y3, minlength=n).tolist() == ch01.PER_CLASS_COUNTS.tolist()
+    recall = [np.mean(predicted[Y3 == c] == c) if np.any(Y3 == c) else np.nan for c in range(n)]
+    assert np.allclose(recall, ch01.PER_CLASS, equal_nan=True)
+    assert np.isclose(np.mean(predicted == Y3), ch01.PER_CLASS_OVERALL)
+    by_total = [np.sum((predicted == c) & (Y3 == c)) / len(Y3) for c in range(n)]
+    assert np.allclose(by_total, ch01.PER_CLASS_BY_TOTAL)
+    precision = [
+        np.mean(Y3[predicted == c] == c) if np.any(predicted == c) else np.nan for c in range(n)
+    ]
+    assert np.allclose(precision, ch01.PER_CLASS_PRECISION, equal_nan=True)
+
+
+# No callable in course_utils answers an exercise ------------------------------------------
+
+# Functions whose side effects reach beyond their arguments (session, files, network, the
+# grading records of this process): never called with exercise arguments.
+NOT_CALLED = {
+    "course_utils.config.reset_session",
+    "course_utils.config.require",
+    "course_utils.data.load_fashion_mnist",
+    "course_utils.data.write_fashion_mnist_dir",
+    "course_utils.pretrained.choose_weights",
+    "course_utils.tblogs.start_tensorboard",
+    "course_utils.tblogs.stop_tensorboard",
+    "course_utils.tblogs.show_tensorboard",
+    "course_utils.grading._record",
+    "course_utils.grading._failed",
+    "course_utils.grading.probe",
+}
+
+
+def course_callables():
+    """Every function defined in a course_utils module (private ones included)."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import course_utils
+
+    found = {}
+    modules = [course_utils]
+    for info in pkgutil.walk_packages(course_utils.__path__, "course_utils."):
+        modules.append(importlib.import_module(info.name))
+    for module in modules:
+        for obj in vars(module).values():
+            if inspect.isfunction(obj) and obj.__module__.startswith("course_utils"):
+                found.setdefault(f"{obj.__module__}.{obj.__qualname__}", obj)
+    return {k: v for k, v in found.items() if k not in NOT_CALLED}
+
+
+def answers(fn, make_args):
+    """``fn``'s result on fresh exercise arguments, or None when it refuses them."""
+    import inspect
+
+    args = make_args()
+    try:
+        inspect.signature(fn).bind(*args)
+    except (TypeError, ValueError):
+        return None, args
+    try:
+        return fn(*args), args
+    except BaseException:  # noqa: BLE001 - any refusal is fine
+        return None, args
+
+
+def is_model_like(result, classes, params=None):
+    """Is ``result`` a model whose last layers are ``classes`` (and with ``params`` in all)?"""
+    if not isinstance(result, keras.Model):
+        return False
+    try:
+        table = [(row["class"], row["params"]) for row in layer_table(result)]
+    except Exception:  # noqa: BLE001
+        return False
+    tail = [c for c, _ in table][-len(classes) :]
+    return tail == classes and (params is None or sum(p for _, p in table) == params)
+
+
+def test_no_course_utils_callable_answers_an_exercise(tmp_path, monkeypatch):
+    """Called with each exercise's visible arguments, does any function in course_utils return
+    that exercise's answer (a model of the asked structure, the probability model, the frozen
+    counts, the per-class accuracies)?"""
+    import matplotlib.pyplot as plt
+
+    monkeypatch.chdir(tmp_path)
+    leaks = []
+    for qualname, fn in sorted(course_callables().items()):
+        result, _ = answers(fn, lambda: ((28, 28), 64, 10))
+        if is_model_like(result, ["Flatten", "Dense", "Dense"], 50890):
+            leaks.append(f"{qualname} builds build_mlp's model")
+        result, _ = answers(fn, lambda: (10,))
+        if is_model_like(result, ["GlobalMaxPooling2D", "Dense"]):
+            leaks.append(f"{qualname} builds a conv classifier")
+        result, (base,) = answers(fn, lambda: (logits_model(),))
+        if isinstance(result, keras.Model) and result is not base:
+            x = np.random.default_rng(ch01.PROB_X_SEED).normal(size=(6, 5)).astype("float32")
+            try:
+                probs = np.asarray(result(x), dtype="float64")
+            except Exception:  # noqa: BLE001
+                probs = None
+            if (
+                probs is not None
+                and probs.shape == (6, 4)
+                and np.allclose(probs, ch01.PROB_PROBS, atol=1e-4)
+            ):
+                leaks.append(f"{qualname} makes the probability model")
+        result, (model,) = answers(fn, lambda: (bn_model(),))
+        try:
+            if tuple(int(n) for n in result) == ch01.FREEZE_COUNTS:
+                leaks.append(f"{qualname} returns freeze_except_last's counts")
+        except Exception:  # noqa: BLE001
+            pass
+        if [layer.trainable for layer in model.layers] == [False, False, True]:
+            leaks.append(f"{qualname} freezes all layers but the last")
+        result, _ = answers(fn, lambda: (classifier(), X3, Y3.copy(), 4))
+        try:
+            values = np.asarray(result, dtype="float64")
+            if values.shape == (4,) and np.allclose(values, RECALL4, equal_nan=True):
+                leaks.append(f"{qualname} computes per_class_accuracy")
+        except Exception:  # noqa: BLE001
+            pass
+        plt.close("all")
+    assert not leaks, leaks
 
 
 # Forged answers against every grade cell ------------------------------------------------------
