@@ -1,5 +1,9 @@
-"""Chapter 02 checks: each named mistake gets its message, a correct answer passes, and forged
-answers fail every grade cell."""
+"""Chapter 02 checks: each named mistake gets its message, a correct answer passes, forged
+answers fail every grade cell, and nothing in course_utils hands a student an answer."""
+
+import importlib
+import inspect
+import pkgutil
 
 import forgery  # tests/forgery.py (tests/ is on sys.path via conftest)
 import keras
@@ -7,14 +11,15 @@ import numpy as np
 import pytest
 from keras import layers
 
+import course_utils
 from course_utils.checks import (
     CheckFailed,
+    ch02,
     check_data_in_model_order,
     check_dense_residual_block,
     check_frozen_head,
     check_layer_output_shapes,
     check_losses_for_targets,
-    expected_loss_for,
     layer_graph,
     toy_data_for,
     toy_functional_model,
@@ -60,20 +65,41 @@ def test_layer_graph_shows_a_shared_layer_called_twice():
 # --- 2.1 layer output shapes ------------------------------------------------------------------
 
 
+def visible_shapes_model():
+    """The grade cell's visible model."""
+    return toy_functional_model({"a": 3, "b": 5}, {"out": 2})
+
+
+def test_stored_shapes_are_the_visible_models():
+    """Are the stored expected shapes those of the grade cell's visible model?"""
+    model = visible_shapes_model()
+    assert ch02.VISIBLE_LAYER_SHAPES == {
+        layer.name: tuple(layer.output.shape) for layer in model.layers
+    }
+
+
 def test_layer_shapes_pass_and_batch_dim_is_named():
     """Do correct shapes pass, and are shapes without the batch dimension reported?"""
-    model = toy_functional_model({"a": 3, "b": 2}, {"out": 1})
+    model = visible_shapes_model()
     good = {layer.name: tuple(layer.output.shape) for layer in model.layers}
-    assert check_layer_output_shapes(good, model)
+    assert check_layer_output_shapes(good)
     no_batch = {name: shape[1:] for name, shape in good.items()}
-    expect_failure("批次维 None", check_layer_output_shapes, no_batch, model)
+    expect_failure("批次维 None", check_layer_output_shapes, no_batch)
 
 
 def test_layer_shapes_missing_inputs_are_named():
     """Is leaving out the InputLayers reported?"""
-    model = toy_functional_model({"a": 3, "b": 2}, {"out": 1})
+    model = visible_shapes_model()
     partial = {layer.name: tuple(layer.output.shape) for layer in model.layers[2:]}
-    expect_failure("InputLayer", check_layer_output_shapes, partial, model)
+    expect_failure("InputLayer", check_layer_output_shapes, partial)
+
+
+def test_layer_shapes_extra_keys_and_types_are_named():
+    """Are extra keys, a non-dict and a missing return reported?"""
+    good = dict(ch02.VISIBLE_LAYER_SHAPES)
+    expect_failure("layer.name", check_layer_output_shapes, {**good, "dense": (None, 2)})
+    expect_failure("dict", check_layer_output_shapes, list(good.items()))
+    expect_failure("忘了 return", check_layer_output_shapes, None)
 
 
 # --- 2.2 data in model order ------------------------------------------------------------------
@@ -88,34 +114,47 @@ def shuffled_model_and_data():
     return model, inputs, targets
 
 
+def test_stored_order_is_the_visible_models(shuffled_model_and_data):
+    """Is the stored order that of the grade cell's visible model?"""
+    model, _, _ = shuffled_model_and_data
+    assert ch02.VISIBLE_INPUT_ORDER == [t.name for t in model.inputs]
+    assert ch02.VISIBLE_OUTPUT_ORDER == list(model.output_names)
+
+
 def test_lists_in_model_order_pass(shuffled_model_and_data):
     """Do lists ordered like model.inputs / output_names pass?"""
     model, inputs, targets = shuffled_model_and_data
     x = [inputs[t.name] for t in model.inputs]
     y = [targets[n] for n in model.output_names]
-    assert check_data_in_model_order((x, y), model, inputs, targets)
+    assert check_data_in_model_order((x, y), inputs, targets)
 
 
 def test_lists_in_dict_order_are_named(shuffled_model_and_data):
     """Are lists in the dict's order (not the model's) reported?"""
     model, inputs, targets = shuffled_model_and_data
     result = (list(inputs.values()), [targets[n] for n in model.output_names])
-    expect_failure(
-        "顺序要跟 model.inputs 一致", check_data_in_model_order, result, model, inputs, targets
-    )
+    expect_failure("顺序要跟 model.inputs 一致", check_data_in_model_order, result, inputs, targets)
 
 
 def test_targets_in_wrong_order_are_named(shuffled_model_and_data):
     """Are targets in the wrong order reported against model.output_names?"""
     model, inputs, targets = shuffled_model_and_data
     result = ([inputs[t.name] for t in model.inputs], list(targets.values()))
-    expect_failure("model.output_names", check_data_in_model_order, result, model, inputs, targets)
+    expect_failure("model.output_names", check_data_in_model_order, result, inputs, targets)
 
 
 def test_dicts_instead_of_lists_are_named(shuffled_model_and_data):
     """Is returning the dicts unchanged reported?"""
-    model, inputs, targets = shuffled_model_and_data
-    expect_failure("不是字典", check_data_in_model_order, (inputs, targets), model, inputs, targets)
+    _, inputs, targets = shuffled_model_and_data
+    expect_failure("不是字典", check_data_in_model_order, (inputs, targets), inputs, targets)
+
+
+def test_other_data_is_not_judged():
+    """Does the check refuse data other than the visible model's (it knows only that order)?"""
+    inputs = {"a": np.zeros((2, 3)), "b": np.ones((2, 3))}
+    targets = {"y": np.zeros((2, 1))}
+    result = ([inputs["a"], inputs["b"]], [targets["y"]])
+    expect_failure("只认识本格", check_data_in_model_order, result, inputs, targets)
 
 
 def test_toy_model_is_deterministic():
@@ -136,48 +175,51 @@ def test_toy_data_comes_in_reverse_model_order():
 
 def test_equal_arrays_under_two_names_do_not_confuse_the_order_check():
     """Is an answer accepted when two inputs happen to hold identical arrays?"""
-    model = toy_functional_model({"title": 4, "text_body": 4}, {"priority": 1})
     zeros = np.zeros((2, 4), dtype="float32")
-    inputs = {"text_body": zeros, "title": zeros.copy()}
-    targets = {"priority": np.ones((2, 1), dtype="float32")}
-    x = [inputs["title"], inputs["text_body"]]
-    assert check_data_in_model_order((x, [targets["priority"]]), model, inputs, targets)
+    inputs = {"text_body": zeros, "title": zeros.copy(), "tags": np.ones((2, 5), "float32")}
+    targets = {"priority": np.ones((2, 1), "float32"), "department": np.eye(3)[:2]}
+    x = [inputs["tags"], inputs["title"], inputs["text_body"]]
+    y = [targets["department"], targets["priority"]]
+    assert check_data_in_model_order((x, y), inputs, targets)
 
 
 # --- 2.3 losses inferred from the targets -----------------------------------------------------
 
-RNG = np.random.default_rng(0)
-TARGETS = {
-    "label": RNG.integers(0, 5, 12),
-    "one_hot": np.eye(3, dtype="float32")[RNG.integers(0, 3, 12)],
-    "tags": (RNG.random((12, 4)) < 0.4).astype("float32"),
-    "score": RNG.random((12, 1)).astype("float32"),
-}
+
+def visible_targets():
+    """The grade cell's visible targets, made the way the cell makes them."""
+    rng = np.random.default_rng(0)
+    return {
+        "priority": rng.random((16, 1)).astype("float32"),
+        "department": np.eye(4, dtype="float32")[rng.integers(0, 4, 16)],
+        "level": rng.integers(0, 3, 16),
+        "labels": (rng.random((16, 5)) < 0.3).astype("float32"),
+    }
+
+
+TARGETS = visible_targets()
 RIGHT = {
-    "label": "sparse_categorical_crossentropy",
-    "one_hot": "categorical_crossentropy",
-    "tags": "binary_crossentropy",
-    "score": "mean_squared_error",
+    "priority": "mean_squared_error",
+    "department": "categorical_crossentropy",
+    "level": "sparse_categorical_crossentropy",
+    "labels": "binary_crossentropy",
 }
 
 
-def test_expected_loss_follows_the_rules():
-    """Do the reference rules give the loss the task names for each kind of target?"""
-    assert {n: expected_loss_for(t) for n, t in TARGETS.items()} == RIGHT
-    assert expected_loss_for(np.array([[0], [3]], dtype="int32")) == RIGHT["label"]
-    assert expected_loss_for(np.array([[1.0], [0.0]], dtype="float32")) == RIGHT["tags"]
-    assert expected_loss_for(np.array([[1.0, 0.0], [1.0, 0.0]])) == RIGHT["one_hot"]
-    assert expected_loss_for(np.array([[2.5, -1.0]])) == RIGHT["score"]
+def test_stored_targets_are_the_visible_ones():
+    """Do the stored fingerprints and losses describe the grade cell's visible targets?"""
+    assert {n: spec[3] for n, spec in ch02.VISIBLE_TARGETS.items()} == RIGHT
+    assert all(ch02._is_visible(n, t) for n, t in TARGETS.items())
 
 
 def test_right_losses_pass_as_names_aliases_and_objects():
     """Do names, aliases and keras.losses objects of the right losses all pass?"""
     assert check_losses_for_targets(RIGHT, TARGETS)
     objects = {
-        "label": keras.losses.SparseCategoricalCrossentropy(),
-        "one_hot": keras.losses.CategoricalCrossentropy(),
-        "tags": keras.losses.BinaryCrossentropy(),
-        "score": "mse",
+        "level": keras.losses.SparseCategoricalCrossentropy(),
+        "department": keras.losses.CategoricalCrossentropy(),
+        "labels": keras.losses.BinaryCrossentropy(),
+        "priority": "mse",
     }
     assert check_losses_for_targets(objects, TARGETS, seed=3)
 
@@ -185,12 +227,12 @@ def test_right_losses_pass_as_names_aliases_and_objects():
 @pytest.mark.parametrize(
     "name, wrong, phrase",
     [
-        ("label", "categorical_crossentropy", "整数类别标签"),
-        ("one_hot", "sparse_categorical_crossentropy", "one-hot"),
-        ("one_hot", "binary_crossentropy", "one-hot"),
-        ("tags", "categorical_crossentropy", "multi-hot"),
-        ("score", "binary_crossentropy", "连续的数值"),
-        ("score", "mean_absolute_error", "连续的数值"),
+        ("level", "categorical_crossentropy", "整数类别标签"),
+        ("department", "sparse_categorical_crossentropy", "one-hot"),
+        ("department", "binary_crossentropy", "one-hot"),
+        ("labels", "categorical_crossentropy", "multi-hot"),
+        ("priority", "binary_crossentropy", "连续的数值"),
+        ("priority", "mean_absolute_error", "连续的数值"),
     ],
 )
 def test_a_loss_that_does_not_fit_the_target_is_named(name, wrong, phrase):
@@ -201,14 +243,24 @@ def test_a_loss_that_does_not_fit_the_target_is_named(name, wrong, phrase):
 def test_loss_keys_and_type_are_checked():
     """Are a list, a missing key and a renamed key reported?"""
     expect_failure("dict", check_losses_for_targets, list(RIGHT.values()), TARGETS)
-    expect_failure("键应与 targets", check_losses_for_targets, {"label": RIGHT["label"]}, TARGETS)
+    expect_failure("键应与 targets", check_losses_for_targets, {"level": RIGHT["level"]}, TARGETS)
     expect_failure("忘了 return", check_losses_for_targets, None, TARGETS)
 
 
 def test_losses_chosen_by_name_fail_on_other_names():
-    """Is an answer that maps the ticket model's output names (not the data) rejected?"""
+    """Is an answer that maps the ticket model's output names only rejected?"""
     by_name = {"priority": "mean_squared_error", "department": "categorical_crossentropy"}
     expect_failure("键应与 targets", check_losses_for_targets, by_name, TARGETS)
+
+
+def test_other_targets_are_not_judged():
+    """Does the check refuse targets other than the visible ones, so it cannot be asked which
+    loss fits arbitrary data (the visible names holding other data included)?"""
+    other = {**TARGETS, "department": TARGETS["department"].argmax(axis=1)}
+    expect_failure("只认识本格", check_losses_for_targets, RIGHT, other)
+    renamed = {f"{n}_2": t for n, t in TARGETS.items()}
+    losses = {f"{n}_2": loss for n, loss in RIGHT.items()}
+    expect_failure("只认识本格", check_losses_for_targets, losses, renamed)
 
 
 # --- 2.4 frozen base, new head on a named layer -----------------------------------------------
@@ -471,3 +523,113 @@ def test_layer_graph_reads_a_sequential_model_as_a_chain():
     )
     graph = layer_graph(model)
     assert [(n, g["calls"]) for n, g in graph.items()] == [("title", []), ("hidden", [["title"]])]
+
+
+# --- no callable in course_utils computes an answer ---------------------------------------------
+
+# Functions that start processes, read or write files or the network whatever they are given.
+SKIP_AUDIT = ("start_", "stop_", "show_", "load_", "write_", "read_", "choose_", "require")
+
+
+def course_callables():
+    """Every function defined in a course_utils module, private ones included."""
+    seen = set()
+    for info in pkgutil.walk_packages(course_utils.__path__, "course_utils."):
+        module = importlib.import_module(info.name)
+        for name, fn in vars(module).items():
+            if not inspect.isfunction(fn) or fn.__module__ != module.__name__ or id(fn) in seen:
+                continue
+            if name.lstrip("_").startswith(SKIP_AUDIT):
+                continue
+            seen.add(id(fn))
+            yield f"{module.__name__}.{name}", fn
+
+
+def plain(value):
+    """``value`` with arrays, tuples and shapes as nested lists (None for anything else)."""
+    try:
+        if isinstance(value, dict):
+            return {str(k): plain(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        if hasattr(value, "shape") and hasattr(value, "dtype"):
+            return np.asarray(value).tolist()
+        return value
+    except Exception:
+        return None
+
+
+def answers_it(fn, args, answer) -> bool:
+    """Does ``fn(*args)`` give ``answer`` (plain data, or a predicate on the result)?"""
+    try:
+        inspect.signature(fn).bind(*args)
+    except (TypeError, ValueError):
+        return False
+    try:
+        got = fn(*args)
+    except BaseException:  # noqa: BLE001  (a check failing, a wrong type: not an answer)
+        return False
+    try:
+        return bool(answer(got) if callable(answer) else plain(got) == answer)
+    except Exception:
+        return False
+
+
+def is_frozen_head(new):
+    """An answer of 2.4 on the visible base: one output "urgency", only the head trainable."""
+    return (
+        isinstance(new, keras.Model)
+        and list(new.output_names) == ["urgency"]
+        and sorted(w.path for w in new.trainable_weights) == ["urgency/bias", "urgency/kernel"]
+    )
+
+
+def block_answer(x):
+    """An answer of 2.5 on an (8,) input: a (None, 8) tensor that goes through an Add."""
+
+    def check(y):
+        if not isinstance(y, keras.KerasTensor) or tuple(y.shape) != (None, 8):
+            return False
+        graph = layer_graph(keras.Model(x, y))
+        return any(node["class"] == "Add" for node in graph.values())
+
+    return check
+
+
+def test_no_course_utils_callable_computes_an_answer():
+    """Does any function in course_utils (private ones included), called with an exercise's
+    visible arguments, return that exercise's answer? (2.3's expected_loss_for used to.)"""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    shapes_model = visible_shapes_model()
+    shapes = {k: list(v) for k, v in ch02.VISIBLE_LAYER_SHAPES.items()}
+    order_model = toy_functional_model(
+        {"tags": 5, "title": 12, "text_body": 12}, {"department": 3, "priority": 1}
+    )
+    x, y = toy_data_for(order_model)
+    ordered = [
+        [plain(x[n]) for n in ch02.VISIBLE_INPUT_ORDER],
+        [plain(y[n]) for n in ch02.VISIBLE_OUTPUT_ORDER],
+    ]
+    base = toy_functional_model(
+        {"title": 10, "text_body": 10, "tags": 4},
+        {"priority": 1, "department": 3},
+        hidden_names=("features", "summary"),
+    )
+    block_input = keras.Input(shape=(8,), name="block_input")
+    cases = [
+        ("2.1", (shapes_model,), shapes),
+        ("2.2", (order_model, x, y), ordered),
+        ("2.3", (TARGETS,), RIGHT),
+        *[("2.3", (TARGETS[n],), RIGHT[n]) for n in TARGETS],
+        ("2.4", (base, "features", "urgency", 2), is_frozen_head),
+        ("2.5", (block_input, 8), block_answer(block_input)),
+    ]
+    leaks = [
+        f"{name} answers {exercise}"
+        for name, fn in course_callables()
+        for exercise, args, answer in cases
+        if answers_it(fn, args, answer)
+    ]
+    assert not leaks, leaks

@@ -1,11 +1,13 @@
 """Checks for chapter 02 exercises (the Functional API).
 
-Each check takes the student's answer and explicit arguments, compares plain data and raises
+Each check takes the student's answer, compares plain data and raises
 :class:`~course_utils.checks.CheckFailed` with a short Chinese message naming the likely mistake.
-``toy_functional_model`` builds the small models the grade cells test answers on, and
-``layer_graph`` (from ``course_utils.inspect``, re-exported here) turns a model's wiring into
-plain data (which layer feeds which), so the checks test the topology of an answer, not only
-its output shapes.
+The checks of exercises 2.1 to 2.3 judge the fixed inputs of their grade cells against expected
+values stored here (no function of this module computes an exercise's answer); those of 2.4 and
+2.5 test properties of the student's model (its wiring, which weights are trainable, that its
+output follows from its own weights). ``toy_functional_model`` builds the small base models the
+grade cells test answers on, ``toy_data_for`` random data for them, and ``layer_graph`` (from
+``course_utils.inspect``, re-exported here) turns a model's wiring into plain data.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ __all__ = [
     "check_frozen_head",
     "check_layer_output_shapes",
     "check_losses_for_targets",
-    "expected_loss_for",
     "layer_graph",
     "toy_data_for",
     "toy_functional_model",
@@ -146,13 +147,24 @@ def _which(array, named: dict) -> str | None:
     return None
 
 
-def check_layer_output_shapes(result, model) -> bool:
-    """Exercise 2.1: ``{layer name: output shape}`` for every layer in ``model.layers``."""
+#: The grade cell's visible model, ``toy_functional_model({"a": 3, "b": 5}, {"out": 2})``: the
+#: output shape of each of its layers.
+VISIBLE_LAYER_SHAPES = {
+    "a": (None, 3),
+    "b": (None, 5),
+    "concat": (None, 8),
+    "features": (None, 8),
+    "out": (None, 2),
+}
+
+
+def check_layer_output_shapes(result) -> bool:
+    """Exercise 2.1, on the grade cell's visible model (``VISIBLE_LAYER_SHAPES``)."""
     if result is None:
         fail("函数返回了 None：是否忘了 return？")
     if not isinstance(result, dict):
         fail(f"应返回 dict（层名 -> 形状），实际是 {type(result).__name__}。")
-    expected = {layer.name: _shape(layer.output) for layer in model.layers}
+    expected = VISIBLE_LAYER_SHAPES
     missing = [n for n in expected if n not in result]
     extra = [n for n in result if n not in expected]
     if missing:
@@ -171,8 +183,15 @@ def check_layer_output_shapes(result, model) -> bool:
     return passed("每一层的输出形状都正确")
 
 
-def check_data_in_model_order(result, model, inputs: dict, targets: dict) -> bool:
-    """Exercise 2.2: ``(x_list, y_list)`` ordered like ``model.inputs`` and ``model.output_names``."""
+#: The grade cell's visible model, ``toy_functional_model({"tags": 5, "title": 12, "text_body":
+#: 12}, {"department": 3, "priority": 1})``: the order of its inputs and of its outputs.
+VISIBLE_INPUT_ORDER = ["tags", "title", "text_body"]
+VISIBLE_OUTPUT_ORDER = ["department", "priority"]
+
+
+def check_data_in_model_order(result, inputs: dict, targets: dict) -> bool:
+    """Exercise 2.2, on the grade cell's visible model and data (``toy_data_for`` of it):
+    ``(x_list, y_list)`` ordered like its ``model.inputs`` and ``model.output_names``."""
     if result is None:
         fail("函数返回了 None：是否忘了 return？")
     if not isinstance(result, (tuple, list)) or len(result) != 2:
@@ -180,19 +199,19 @@ def check_data_in_model_order(result, model, inputs: dict, targets: dict) -> boo
     x_list, y_list = result
     if isinstance(x_list, dict) or isinstance(y_list, dict):
         fail("要返回列表 (list)，不是字典：按模型的顺序把数组放进列表。")
-    in_names = _input_names(model)
-    out_names = list(model.output_names)
+    if sorted(inputs) != sorted(VISIBLE_INPUT_ORDER) or sorted(targets) != sorted(
+        VISIBLE_OUTPUT_ORDER
+    ):
+        fail("这个检查只认识本格的可见数据 toy_x、toy_y：不要改动它们。")
     for kind, got, names, data, source in (
-        ("x_list", x_list, in_names, inputs, "model.inputs"),
-        ("y_list", y_list, out_names, targets, "model.output_names"),
+        ("x_list", x_list, VISIBLE_INPUT_ORDER, inputs, "model.inputs"),
+        ("y_list", y_list, VISIBLE_OUTPUT_ORDER, targets, "model.output_names"),
     ):
         if not isinstance(got, (list, tuple)):
             fail(f"{kind} 应是 list，实际是 {type(got).__name__}。")
         if len(got) != len(names):
             fail(f"{kind} 应有 {len(names)} 项（与 {source} 一样多），实际有 {len(got)} 项。")
         for i, (item, name) in enumerate(zip(got, names, strict=True)):
-            if name not in data:
-                fail(f"数据字典里没有 '{name}'：检查模型的名字和字典的键。")
             if not _same(item, data[name]):
                 actual = _which(item, data)
                 seen = f"'{actual}' 的数据" if actual else "不认识的数组"
@@ -212,22 +231,30 @@ _WHY = {
 }
 
 
-def expected_loss_for(target) -> str:
-    """The loss the chapter 02 rules give for one target array (exercise 2.3's reference).
+#: The grade cell's visible targets (``rng = np.random.default_rng(0)``, then ``priority``,
+#: ``department``, ``level``, ``labels``): dtype kind, shape, a fingerprint of the values
+#: (sum of value x position) and the loss the exercise's rules give for it.
+VISIBLE_TARGETS = {
+    "priority": ("f", (16, 1), 69.613, "mean_squared_error"),
+    "department": ("f", (16, 4), 511.0, "categorical_crossentropy"),
+    "level": ("i", (16,), 222.0, "sparse_categorical_crossentropy"),
+    "labels": ("f", (16, 5), 804.0, "binary_crossentropy"),
+}
 
-    Integer dtype: ``sparse_categorical_crossentropy``; floats whose rows (2-D, more than one
-    column) each hold exactly one 1 and zeros elsewhere: ``categorical_crossentropy``; other
-    arrays holding only 0 and 1: ``binary_crossentropy``; anything else: ``mean_squared_error``.
-    """
+
+def _fingerprint(y: np.ndarray) -> float:
+    y = np.asarray(y, dtype="float64")
+    return float((y * np.arange(1, y.size + 1).reshape(y.shape)).sum())
+
+
+def _is_visible(name: str, target) -> bool:
+    kind, shape, stored, _ = VISIBLE_TARGETS[name]
     y = np.asarray(target)
-    if np.issubdtype(y.dtype, np.integer):
-        return "sparse_categorical_crossentropy"
-    binary = bool(np.all((y == 0) | (y == 1)))
-    if binary and y.ndim == 2 and y.shape[1] > 1 and np.all(y.sum(axis=1) == 1):
-        return "categorical_crossentropy"
-    if binary:
-        return "binary_crossentropy"
-    return "mean_squared_error"
+    return (
+        y.dtype.kind == kind
+        and y.shape == shape
+        and bool(np.isclose(_fingerprint(y), stored, rtol=0, atol=1e-2))
+    )
 
 
 def _predictions_for(y: np.ndarray, kind: str, rng) -> np.ndarray:
@@ -253,7 +280,8 @@ def _loss_value(loss, y_true, y_pred) -> float:
 
 
 def check_losses_for_targets(losses, targets: dict, seed: int = 0) -> bool:
-    """Exercise 2.3: one loss per target, chosen from the target's dtype and values."""
+    """Exercise 2.3, on the grade cell's visible targets (``VISIBLE_TARGETS``): one loss per
+    target, a name, an alias or a loss object that computes the loss the rules give."""
     if losses is None:
         fail("函数返回了 None：是否忘了 return？")
     if not isinstance(losses, dict):
@@ -262,10 +290,14 @@ def check_losses_for_targets(losses, targets: dict, seed: int = 0) -> bool:
         fail(
             f"字典的键应与 targets 的键一致 {sorted(targets)}，实际是 {sorted(map(str, losses))}。"
         )
+    if sorted(targets) != sorted(VISIBLE_TARGETS) or not all(
+        _is_visible(n, t) for n, t in targets.items()
+    ):
+        fail("这个检查只认识本格的可见数据 visible_targets：不要改动它们。")
     rng = np.random.default_rng(seed)
     for name, target in targets.items():
-        y = np.asarray(target)[:32]
-        want = expected_loss_for(y)
+        y = np.asarray(target)
+        want = VISIBLE_TARGETS[name][3]
         p = _predictions_for(y, want, rng)
         why = f"'{name}' 的目标是{_WHY[want]}（dtype {y.dtype}，形状 {tuple(np.shape(target))}），应使用 '{want}'"
         try:
