@@ -71,6 +71,12 @@ def _parser() -> argparse.ArgumentParser:
             "the CSV's sandbox column says off)",
         )
         p.add_argument(
+            "--disk",
+            default=None,
+            help="disk space a kernel may write into its private home and /tmp, e.g. 512M "
+            "(default: 1G each); past it the row's status is disk_full",
+        )
+        p.add_argument(
             "--memory",
             default=None,
             help="memory one kernel may allocate, e.g. 4G or 1500M (default: 4G); automatic "
@@ -188,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if getattr(args, "memory", None) is not None:
             config.Sandbox.memory = parse_size(args.memory)
+        if getattr(args, "disk", None) is not None:
+            config.Sandbox.disk = parse_size(args.disk)
         if getattr(args, "max_size", None) is not None:
             config.NotebookGrader.max_size = parse_size(args.max_size)
     except ValueError as exc:

@@ -3,9 +3,9 @@ student wrote, in the grading process: evidence the student's kernel cannot rewr
 
 A constraint is data in the grade cell's hidden block (``constrain(forbid=[...],
 require=[...], message=...)``, see ``autograder/hidden_tests.py``). It is judged on the
-*scope* of the exercise: its answer cell, every other code cell the student wrote or edited
-(not an answer cell of another exercise), and the top-level functions and classes of other
-answer cells that the scope calls, transitively. Names are resolved through the imports of
+*scope* of the exercise: its answer cell, and the top-level statements of the student's other
+cells (other answers, added or edited cells) that bind a name the scope reads or rebind a name
+the answer defines, transitively (``scope_trees``). Names are resolved through the imports of
 the Setup cells and of the student's cells, so ``import tensorflow as t; t.nn.softmax`` is
 ``tensorflow.nn.softmax``.
 
@@ -177,54 +177,62 @@ def _matches(pattern: str, used: set[str], strings: set[str]) -> str | None:
     return None
 
 
-def _top_level_defs(tree: ast.Module) -> dict[str, ast.AST]:
+def _binds(stmt: ast.stmt) -> set[str]:
+    """Names a top-level statement binds (defs, classes, imports, assignment targets)."""
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {stmt.name}
+    if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+        return {(a.asname or a.name).split(".")[0] for a in stmt.names}
     return {
-        n.name: n
-        for n in tree.body
-        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        n.id
+        for n in ast.walk(stmt)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del))
     }
 
 
-def scope_trees(answer: str, others: list[str], other_answers: list[str]) -> list[ast.AST] | None:
-    """The ASTs a constraint is judged on (see the module docstring); None if one does not
-    parse (a syntax error fails the exercise anyway)."""
-    own = [_parse(s) for s in [answer, *others]]
-    if any(t is None for t in own):
+def _reads(tree: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def scope_trees(answer: str, others: list[str]) -> list[ast.AST] | None:
+    """The ASTs a constraint is judged on (see the module docstring); None if the answer does
+    not parse (a syntax error fails the exercise anyway).
+
+    The answer cell, plus every top-level statement of the student's other cells that binds a
+    name the scope reads (a helper it calls), or rebinds a name the answer defines, found
+    transitively. A scratch cell that only uses the answer (``build_mlp(...).summary()``), or
+    a tutorial cell edited to try something, is not part of it.
+    """
+    own = _parse(answer)
+    if own is None:
         return None
-    defs: dict[str, ast.AST] = {}
-    for source in other_answers:
-        tree = _parse(source)
-        if tree is not None:
-            defs.update(_top_level_defs(tree))
-    scope: list[ast.AST] = list(own)
-    seen: set[str] = set()
-    frontier = list(own)
-    while frontier:
-        tree = frontier.pop()
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Name) and node.id in defs and node.id not in seen:
-                seen.add(node.id)
-                scope.append(defs[node.id])
-                frontier.append(defs[node.id])
+    statements = [stmt for tree in map(_parse, others) if tree is not None for stmt in tree.body]
+    defined = {name for stmt in own.body for name in _binds(stmt)}
+    scope: list[ast.AST] = [own]
+    wanted = _reads(own) | defined
+    taken: set[int] = set()
+    changed = True
+    while changed:
+        changed = False
+        for i, stmt in enumerate(statements):
+            if i not in taken and _binds(stmt) & wanted:
+                taken.add(i)
+                scope.append(stmt)
+                wanted |= _reads(stmt)
+                changed = True
     return scope
 
 
-def judge(
-    rules: list[dict],
-    answer: str,
-    others: list[str],
-    other_answers: list[str],
-    setup: list[str],
-) -> Verdict:
-    """Judge ``rules`` (``constrain`` data) on the student's source; ``answer``: the
-    exercise's answer cell, ``others``: the other cells the student wrote or edited,
-    ``other_answers``: other exercises' answer cells, ``setup``: the Setup cells."""
+def judge(rules: list[dict], answer: str, others: list[str], setup: list[str]) -> Verdict:
+    """Judge ``rules`` (``constrain`` data) on the student's source: ``answer`` is the
+    exercise's answer cell, ``others`` every other cell the student wrote (other answers,
+    added or edited cells), ``setup`` the Setup cells (for import aliases)."""
     if not rules:
         return Verdict(True)
-    trees = scope_trees(answer, others, other_answers)
+    trees = scope_trees(answer, others)
     if trees is None:
         return Verdict(False, "the answer does not parse")
-    every = [t for t in (_parse(s) for s in [answer, *others, *other_answers]) if t is not None]
+    every = [t for t in (_parse(s) for s in [answer, *others]) if t is not None]
     aliases = _aliases([t for t in (_parse(s) for s in setup) if t is not None] + every)
     dynamic = [d for t in every for d in dynamic_lookups(t, aliases)]
     if dynamic:
@@ -235,10 +243,10 @@ def judge(
         )
     used, called, strings = set(), set(), set()
     for tree in trees:
-        u, c, s = _names_and_strings(tree, aliases)
+        u, c, st = _names_and_strings(tree, aliases)
         used |= u
         called |= c
-        strings |= s
+        strings |= st
     for rule in rules:
         message = rule.get("message", "")
         for pattern in rule.get("forbid", []):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -31,6 +32,7 @@ from autograder.sandbox import (
     kernel_manager_class,
     kernel_outcome,
 )
+from autograder.statuses import RowStatus
 
 MAX_MESSAGE = 300
 
@@ -181,6 +183,14 @@ class NotebookGrader(LoggingConfigurable):
                 )
                 return
         if state["status"] in ("ok", "kernel_died") and reason is None:
+            full = _first_error(nb, DISK_FULL)
+            if full is not None:
+                state["status"] = RowStatus.DISK_FULL.value
+                state["reason"] = (
+                    f"cell {full + 1} filled the kernel's disk space ({format_size(self.sandbox.disk)}"
+                    " for the home folder and for /tmp)"
+                )
+                return
             for index, cell in enumerate(nb.cells):
                 for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
                     if out.get("output_type") == "error" and out.get("ename") in (
@@ -206,6 +216,21 @@ class NotebookGrader(LoggingConfigurable):
             self.feedback_writer.write_error(job["feedback"], job["notebook"], row)
         else:
             self.feedback_writer.write(job["feedback"], nb, resources, row)
+
+
+#: What a write past the sandbox's disk or file-size limit raises.
+DISK_FULL = re.compile(r"No space left on device|Errno 28\b|File too large|Errno 27\b")
+
+
+def _first_error(nb, pattern: re.Pattern) -> int | None:
+    """The index of the first code cell whose error output matches ``pattern``."""
+    for index, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if out.get("output_type") == "error" and pattern.search(
+                f"{out.get('ename', '')}: {out.get('evalue', '')}"
+            ):
+                return index
+    return None
 
 
 class SubmissionError(Exception):

@@ -91,6 +91,32 @@ def _local_names(node: ast.AST) -> set[str]:
     return names
 
 
+def _changed(node: ast.AST) -> set[str]:
+    """Names a statement may change in place. A statement run for its effects (an expression
+    such as ``fill_weights(hidden_model, 3)``, a loop, a ``with``) may change every name it
+    reads; an assignment or definition only the receiver of a method call
+    (``hidden_a = hidden_rng.normal()``) or of an item or attribute assignment
+    (``hidden_x[0] = 1``), so ``hidden_y = student_fn(hidden_x)`` changes nothing."""
+    if not isinstance(
+        node,
+        (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.FunctionDef, ast.AsyncFunctionDef,
+         ast.ClassDef, ast.Import, ast.ImportFrom),
+    ):  # fmt: skip
+        return free_names(node)
+    names = set()
+    for sub in ast.walk(node):
+        target = None
+        if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute):
+            target = sub.func.value
+        elif isinstance(sub, (ast.Subscript, ast.Attribute)) and isinstance(sub.ctx, ast.Store):
+            target = sub.value
+        while isinstance(target, (ast.Attribute, ast.Subscript, ast.Call)):
+            target = target.func if isinstance(target, ast.Call) else target.value
+        if isinstance(target, ast.Name):
+            names.add(target.id)
+    return names
+
+
 def free_names(node: ast.AST) -> set[str]:
     """Names ``node`` reads that it does not bind itself (an over-approximation is fine)."""
     loads = {
@@ -185,8 +211,9 @@ def split(source: str, available: set[str] | None = None) -> HiddenBlock:
     if not block.expects:
         raise HiddenTestError("a hidden block needs at least one probe/expect pair")
 
-    # Which plain statements each side needs: those binding (or touching, since a method call
-    # may mutate) a name that a later statement of that side reads, transitively.
+    # Which plain statements each side needs: those binding, or changing in place (a method
+    # call on it, an item or attribute assigned), a name that a later statement of that side
+    # reads, transitively. Merely reading a name (``np``, a shared input) pulls nothing in.
     def needs(side_kind: str) -> set[int]:
         needed: set[int] = set()
         wanted: set[str] = set()
@@ -194,7 +221,7 @@ def split(source: str, available: set[str] | None = None) -> HiddenBlock:
             kind = kinds[i]
             if kind == side_kind:
                 wanted |= free_names(stmts[i])
-            elif kind is None and (_bound(stmts[i]) | free_names(stmts[i])) & wanted:
+            elif kind is None and (_bound(stmts[i]) | _changed(stmts[i])) & wanted:
                 needed.add(i)
                 wanted |= free_names(stmts[i])
         return needed

@@ -8,8 +8,10 @@ Each kernel runs as ``bwrap ... -- python -c LIMITS python -m ipykernel_launcher
   transport, Unix sockets in a per-job folder), own IPC and UTS namespaces, a new session;
 * **files**: an empty root with only the system (``/usr`` and the ``/etc`` files programs need),
   the Python environment (``sys.prefix`` and ``sys.base_prefix``), ``course_utils`` and the
-  course data mounted **read-only**; a private writable home (the working directory) and
-  ``/tmp`` per job; nothing of ``notebooks/``, the submissions, the outputs or other jobs;
+  course data mounted **read-only** (the grader's own package masked where it lies inside
+  them); a private home (the working directory) and ``/tmp`` per job, each a tmpfs of
+  ``disk`` bytes; the connection folder, read-only once the kernel's sockets exist; nothing
+  of ``notebooks/``, the submissions, the outputs, the expected values or other jobs;
 * **environment**: cleared; only ``PATH``, ``HOME``, ``LANG``, ``MPLCONFIGDIR``, the kernel
   variables of ``ExecuteGraded.kernel_env`` and the names in ``Sandbox.env_allow`` pass;
 * **limits** (set inside the sandbox, so they count only its processes): ``memory`` as
@@ -257,6 +259,13 @@ class Sandbox(LoggingConfigurable):
         config=True
     )
 
+    disk = Integer(
+        1 * GIB,
+        help="Bytes the kernel may write into its private home and into /tmp (each a tmpfs of "
+        "this size; --disk, e.g. 512M). Past it, writes fail with 'No space left on device' "
+        "and the row's status is disk_full.",
+    ).tag(config=True)
+
     env_allow = List(
         Unicode(),
         ["LANG", "LC_ALL", "LC_CTYPE", "TZ", "OMP_NUM_THREADS", "KERAS_BACKEND", "COURSE_DATA_DIR"],
@@ -311,6 +320,10 @@ class Sandbox(LoggingConfigurable):
         cmd = [
             self.executable(),
             "--unshare-all",
+            # Run as root, bwrap would keep every capability (a student could remount the
+            # read-only course files, or ignore file permissions): drop them all.
+            "--cap-drop",
+            "ALL",
             "--die-with-parent",
             "--new-session",
             "--hostname",
@@ -329,11 +342,17 @@ class Sandbox(LoggingConfigurable):
             path = Path("/etc") / name
             if path.exists():
                 cmd += ["--ro-bind", str(path), str(path)]
-        for sub in ("home", "tmp"):
-            (job / sub).mkdir(exist_ok=True)
-        # /tmp first: course paths under /tmp (a checkout there) are mounted on top of it.
-        cmd += ["--proc", "/proc", "--dev", "/dev", "--bind", str(job / "tmp"), "/tmp"]
-        cmd += ["--bind", str(job / "home"), HOME]
+        # /tmp first: course paths under /tmp (a checkout there) are mounted on top of it. The
+        # home and /tmp are private tmpfs of a fixed size: a full disk is the student's alone.
+        size = str(int(self.disk))
+        cmd += ["--proc", "/proc", "--dev", "/dev", "--size", size, "--tmpfs", "/tmp"]
+        cmd += ["--size", size, "--tmpfs", HOME]
+        # What the grader prepared for the home (matplotlib's font cache), read-only inside it.
+        seed = job / "home"
+        if seed.is_dir():
+            for entry in sorted(seed.rglob("*")):
+                if entry.is_file():
+                    cmd += ["--ro-bind", str(entry), f"{HOME}/{entry.relative_to(seed)}"]
         # Keras' dataset and weight caches of the grader's user, read-only at the usual place.
         keras_home = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras")
         for sub in ("datasets", "models"):
@@ -341,6 +360,13 @@ class Sandbox(LoggingConfigurable):
                 cmd += ["--ro-bind", str(keras_home / sub), f"{HOME}/.keras/{sub}"]
         for path in self.read_only_paths():
             cmd += ["--ro-bind", path, path]
+        # A non-editable install puts the grader (its code, its references) next to
+        # course_utils in site-packages: hide it from the kernel.
+        for path in grader_paths():
+            if any(
+                path == p or path.startswith(p.rstrip("/") + "/") for p in self.read_only_paths()
+            ):
+                cmd += ["--tmpfs", path]
         cmd += ["--bind", str(conn), str(conn), "--chdir", HOME, "--"]
         return cmd + inner
 
@@ -382,7 +408,11 @@ class Sandbox(LoggingConfigurable):
         with tempfile.TemporaryDirectory(prefix="autograder-probe-") as tmp:
             job = Path(tmp)
             (job / "conn").mkdir()
-            code = "import ipykernel, os; open(os.path.expanduser('~/ok'), 'w').write('ok')"
+            (job / "home").mkdir()
+            code = (
+                "import ipykernel, os; open(os.path.expanduser('~/ok'), 'w').write('ok'); "
+                "print(open(os.path.expanduser('~/ok')).read() + '-sandbox')"
+            )
             cmd = self.command(self.wrap([sys.executable, "-c", code]), job, job / "conn")
             try:
                 proc = subprocess.run(
@@ -394,7 +424,7 @@ class Sandbox(LoggingConfigurable):
                 )
             except (OSError, subprocess.TimeoutExpired) as exc:
                 raise SandboxError(self._fix(str(exc))) from None
-            if proc.returncode != 0 or not (job / "home" / "ok").exists():
+            if proc.returncode != 0 or "ok-sandbox" not in proc.stdout:
                 detail = proc.stderr.strip()[-500:] or f"exit status {proc.returncode}"
                 raise SandboxError(self._fix(detail))
 
@@ -448,6 +478,7 @@ class SandboxProvisioner(LocalProvisioner):
         return ret
 
     async def cleanup(self, restart: bool = False) -> None:
+        unseal(Path(self.parent.connection_file).parent)
         await super().cleanup(restart)
         log_fh = getattr(self, "_log", None)
         if log_fh is not None:
@@ -456,6 +487,32 @@ class SandboxProvisioner(LocalProvisioner):
         if cg is not None:
             self.parent.oom_killed = cg.oom_killed()
             cg.remove()
+
+
+def grader_paths() -> list[str]:
+    """Where the grader's own package lives (its real path too, if a link leads there)."""
+    package = Path(__file__).resolve().parent
+    return sorted({str(package), os.path.abspath(Path(__file__).parent)})
+
+
+def seal(conn: Path) -> None:
+    """Once the kernel's sockets exist, nothing more may be written in its connection folder:
+    the folder and the connection file become read-only (the sockets stay usable)."""
+    for entry in conn.iterdir():
+        if entry.is_file() and not entry.is_symlink():
+            entry.chmod(0o400)
+    conn.chmod(0o555)
+
+
+def unseal(conn: Path) -> None:
+    """Make a sealed connection folder removable again."""
+    try:
+        conn.chmod(0o700)
+        for entry in conn.iterdir():
+            if entry.is_file() and not entry.is_symlink():
+                entry.chmod(0o600)
+    except OSError:
+        pass
 
 
 class SandboxKernelManager(AsyncKernelManager):
@@ -492,6 +549,10 @@ class SandboxKernelManager(AsyncKernelManager):
             parent=self,
         )
         return await super()._async_pre_start_kernel(**kw)
+
+    def seal(self) -> None:
+        """Called by the grader once the kernel answered: see ``seal``."""
+        seal(Path(self.connection_file).parent)
 
 
 def kernel_manager_class(sandbox: Sandbox, kernel_env: dict, notebook_timeout: float):

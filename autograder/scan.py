@@ -310,8 +310,10 @@ class _Visitor(ast.NodeVisitor):
             self.add(HOOK_ATTRIBUTES[attr])
         elif attr in EXEC_ATTRIBUTES:
             self.add("exec/eval")
-        elif attr == "kernel" and isinstance(node.value, ast.Call) and (
-            getattr(node.value.func, "id", "") == "get_ipython"
+        elif (
+            attr == "kernel"
+            and isinstance(node.value, ast.Call)
+            and (getattr(node.value.func, "id", "") == "get_ipython")
         ):
             self.add("kernel internals")
         elif attr in ("register", "unregister", "callbacks") and _root(node.value)[1].endswith(

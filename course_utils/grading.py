@@ -174,8 +174,11 @@ def compare(actual: Any, expected: Any, spec: dict) -> tuple[bool, str]:
         return (actual == expected, "" if actual == expected else "value differs")
     if a.shape != e.shape:
         return False, f"shape {a.shape} instead of {e.shape}"
-    if not np.all(np.isfinite(a)) and not np.array_equal(a, e, equal_nan=True):
-        return False, "NaN or Inf in the result"
+    # NaN and infinities must sit where the expected value has them (and be the same kind).
+    if not np.array_equal(np.isfinite(a), np.isfinite(e)) or not np.array_equal(
+        a[~np.isfinite(a)], e[~np.isfinite(e)], equal_nan=True
+    ):
+        return False, "NaN or Inf where a number belongs (or the other way round)"
     ok = bool(
         np.allclose(a, e, rtol=spec.get("rtol", 1e-5), atol=spec.get("atol", 1e-6), equal_nan=True)
     )

@@ -181,6 +181,9 @@ class ExecuteGraded(TimeLimits, OutputCaps, Execute):
             info = await self.async_wait_for_reply(await ensure_async(self.kc.kernel_info()))
             if info and "language_info" in info.get("content", {}):
                 self.nb.metadata["language_info"] = info["content"]["language_info"]
+            seal = getattr(self.km, "seal", None)  # the sandbox's: no more files in its folder
+            if seal is not None:
+                seal()
             await self._run_cells(state)
 
     async def _run_cells(self, state: dict) -> None:

@@ -95,12 +95,11 @@ class ScoreCells(NbGraderPreprocessor):
             elif any(o.get("output_type") == "error" for o in cell.outputs):
                 status, detail = CellStatus.FAILED, ""
             else:
-                mine = [
-                    answers[a] for a in self._answer_ids(source_nb, owners, gid) if a in answers
-                ]
-                rest = [s for a, s in answers.items() if s not in mine]
+                own = [a for a in self._answer_ids(source_nb, owners, gid) if a in answers]
+                mine = "\n\n".join(answers[a] for a in own)
+                rest = [s for a, s in answers.items() if a not in own] + others
                 status, detail = self._judge(
-                    expected.get(gid), probes.get(gid), blocks.get(gid), mine, others, rest, setup
+                    expected.get(gid), probes.get(gid), blocks.get(gid), mine, rest, setup
                 )
                 if status is not CellStatus.PASSED:
                     title = (
@@ -143,7 +142,7 @@ class ScoreCells(NbGraderPreprocessor):
         return [source_nb.cells[i].metadata.nbgrader["grade_id"] for i in owners.get(gid, [])]
 
     @staticmethod
-    def _judge(want, got, block, mine, others, rest, setup) -> tuple[CellStatus, str]:
+    def _judge(want, got, block, mine, rest, setup) -> tuple[CellStatus, str]:
         if not want:
             return CellStatus.HIDDEN_FAILED, "no expected values for this cell"
         got = got or {"probed": {}, "errors": {}}
@@ -163,8 +162,7 @@ class ScoreCells(NbGraderPreprocessor):
         if failures:
             return CellStatus.HIDDEN_FAILED, "; ".join(failures[:5])
         if block is not None and block.constraints:
-            answer = "\n\n".join(mine)
-            verdict = judge(block.constraints, answer, others, rest, setup)
+            verdict = judge(block.constraints, mine, rest, setup)
             if not verdict.ok:
                 return CellStatus.CONSTRAINT_FAILED, verdict.reason
         return CellStatus.PASSED, ""

@@ -13,6 +13,9 @@ One ``grade`` call (``--workers 2``, the tiny fixture chapter) grades the whole 
 * ``d_symlink``  hands in a link to the instructor's notebook (``d_symlink_folder``: its
   student folder is a link to the instructor's folder);
 * ``e_huge``     hands in a 6 MB notebook (``--max-size 5M``);
+* ``f_filler``   fills its home and ``/tmp`` (``--disk 64M``), then writes into the kernel's
+  connection folder;
+* ``g_flood``    prints 2 MiB in each of 100 cells;
 * ``zz_victim``  an honest student graded after them: full marks, nothing planted reaches it.
 
 Then fast tests without a kernel: the CPU-time and process/thread limits, the refusal when
@@ -37,7 +40,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_raw_cell
+from nbformat.v4 import new_code_cell, new_raw_cell
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -170,6 +173,10 @@ def hostile_class(tmp_path_factory):
     huge = cases.inject(source, "")
     huge.cells.append(new_raw_cell("x" * (6 * 1024 * 1024)))
     cases.write(huge, subs / "e_huge" / "90_tiny.ipynb")
+    cases.write(cases.inject(source, attack("filler")), subs / "f_filler" / "90_tiny.ipynb")
+    flood = cases.inject(source, "")
+    flood.cells += [new_code_cell(f"print({i} * 'z' * (2 * 1024 * 1024))") for i in (1,) * 100]
+    cases.write(flood, subs / "g_flood" / "90_tiny.ipynb")
     cases.write(cases.inject(source, attack("victim")), subs / "zz_victim" / "90_tiny.ipynb")
 
     protected = [p for p in targets["write"] if Path(p).exists()]
@@ -189,6 +196,8 @@ def hostile_class(tmp_path_factory):
             "2G",
             "--max-size",
             "5M",
+            "--disk",
+            "64M",
             "--cell-timeout",
             "60",
             "--timeout",
@@ -411,3 +420,30 @@ def test_parse_size():
     assert parse_size("2000") == 2000
     with pytest.raises(ValueError):
         parse_size("lots")
+
+
+def test_a_full_disk_is_a_clear_status_and_the_batch_goes_on(hostile_class):
+    """Issue 16: the home and /tmp are capped (`--disk`); filling them is the student's problem
+    alone (status disk_full, the cell named), and nothing can be written beside the kernel's
+    sockets."""
+    text = fb(hostile_class, "f_filler")
+    assert text.count("No space left on device") >= 2, text[-2000:]
+    for folder in ("/home/student", "/tmp"):
+        megabytes = int(re.search(rf"FULL {folder} (\d+) MiB", text).group(1))
+        assert 32 <= megabytes <= 64, text[-2000:]
+    assert text.count("CONN DENIED Permission denied") == 2, text[-2000:]
+    assert not re.search(r"^WROTE ", text, flags=re.M), text[-2000:]
+    assert "CAPS 0000000000000000" in text, text[-2000:]  # no capability, even for a root grader
+    row = hostile_class["rows"]["f_filler"]
+    assert row["status"] == "disk_full" and re.search(r"cell \d+ filled", row["message"]), row
+    assert "64 MiB" in row["message"], row
+    assert hostile_class["rows"]["zz_victim"]["status"] == "ok"
+
+
+def test_output_is_capped_per_notebook(hostile_class):
+    """100 cells of 2 MiB each: the report stays small (it was 210 MB before issue 16)."""
+    size = (hostile_class["feedback"] / "g_flood" / "90_tiny.html").stat().st_size
+    assert size < 24 * 1024 * 1024, size
+    assert (
+        hostile_class["rows"]["g_flood"]["score"] == hostile_class["rows"]["g_flood"]["max_score"]
+    )
