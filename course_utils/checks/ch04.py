@@ -1,8 +1,10 @@
 """Checks for chapter 04 exercises (built-in training: custom losses, metrics and schedules).
 
-Each check builds its own inputs, computes the expected numbers with NumPy, compares plain
-data and raises :class:`~course_utils.checks.CheckFailed` with a Chinese message naming the
-likely mistake: a scalar where one loss per sample is due, a missing ``clip``, a hyper-parameter
+Each check runs the student's code on its own FIXED inputs (the visible cases shown in the
+notebook) and compares with expected values stored here, computed once and rounded: this
+module holds no function that computes an exercise's answer for other inputs. Each failure
+raises :class:`~course_utils.checks.CheckFailed` with a Chinese message naming the likely
+mistake: a scalar where one loss per sample is due, a missing ``clip``, a hyper-parameter
 ignored or lost by ``get_config``, a per-batch average instead of a streaming metric,
 ``sample_weight`` ignored, a Python ``if`` on a tensor step, ...
 """
@@ -53,24 +55,25 @@ def _in_graph(fn, *args, what: str):
 
 # ---------------------------------------------------------------- exercise 4.1
 
+#: The visible case of exercise 4.1 (the last axis has 3 labels; 1.0 and 0.0 need the clip).
+FOCAL_Y_TRUE = np.array([[1, 0, 1], [0, 0, 1], [1, 1, 0], [0, 1, 1]], dtype="float32")
+FOCAL_Y_PRED = np.array(
+    [[0.9, 0.2, 0.6], [0.1, 0.7, 1.0], [0.3, 0.8, 0.0], [0.5, 0.95, 0.4]], dtype="float32"
+)
+# Stored results for this case only: the focal loss per sample, and the plain binary
+# cross-entropy per sample (what a loss without the modulating factors gives).
+_FOCAL_EXPECTED = np.array([0.0305704754, 0.197000086, 0.199624121, 0.167759895])
+_FOCAL_PLAIN_BCE = np.array([0.279776543, 0.436444491, 0.475705504, 0.553577065])
 
-def focal_reference(y_true, y_pred, gamma: float = 2.0, eps: float = 1e-7) -> np.ndarray:
-    """Binary focal loss per sample (mean over the last axis), computed in float32 like Keras."""
-    y = np.asarray(y_true, dtype="float32")
-    p = np.clip(np.asarray(y_pred, dtype="float32"), np.float32(eps), np.float32(1 - eps))
-    one = np.float32(1.0)
-    terms = -(y * (one - p) ** gamma * np.log(p) + (one - y) * p**gamma * np.log(one - p))
-    return terms.mean(axis=-1)
 
-
-def check_focal_loss(loss_fn, y_true, y_pred) -> bool:
-    """Exercise 4.1: one value per sample, clipped, modulated by ``(1 - p_t) ** 2``, graph-safe."""
+def check_focal_loss(loss_fn) -> bool:
+    """Exercise 4.1 on the visible case: one value per sample, clipped, modulated by
+    ``(1 - p_t) ** 2``, and the same inside a ``tf.function`` graph."""
     import tensorflow as tf
 
-    y_true = np.asarray(y_true, dtype="float32")
-    y_pred = np.asarray(y_pred, dtype="float32")
-    n = y_true.shape[0]
-    expected = focal_reference(y_true, y_pred)
+    y_true, y_pred = FOCAL_Y_TRUE, FOCAL_Y_PRED
+    n, k = y_true.shape
+    expected = _FOCAL_EXPECTED
     got = to_numpy(loss_fn(tf.constant(y_true), tf.constant(y_pred)), "binary_focal_loss 的返回值")
     if got.shape != (n,):
         if got.size == 1 and _close(float(got.reshape(())), float(expected.mean())):
@@ -89,9 +92,9 @@ def check_focal_loss(loss_fn, y_true, y_pred) -> bool:
     if not _close(got, expected):
         if _close(got, -expected):
             fail("符号反了：交叉熵前面有一个负号，损失应 >= 0")
-        if _close(got, focal_reference(y_true, y_pred, gamma=0.0)):
+        if _close(got, _FOCAL_PLAIN_BCE):
             fail("结果等于普通的二元交叉熵：忘了调制因子 (1 - p)**2 和 p**2")
-        if _close(got, expected * y_true.shape[-1]):
+        if _close(got, expected * k):
             fail("对最后一个轴求了和：应取平均 (ops.mean(..., axis=-1))")
         fail("数值与公式不符：检查两项各自的调制因子 y·(1-p)²·log(p) 与 (1-y)·p²·log(1-p)")
     graph = to_numpy(
@@ -105,30 +108,35 @@ def check_focal_loss(loss_fn, y_true, y_pred) -> bool:
 
 # ---------------------------------------------------------------- exercise 4.2
 
+#: The visible case of exercise 4.2.
+PINBALL_TAU = 0.9
+PINBALL_Y_TRUE = np.array([[1.0, 2.0], [0.0, -1.0], [3.0, 0.5]], dtype="float32")
+PINBALL_Y_PRED = np.array([[0.5, 2.5], [0.2, -2.0], [1.0, 0.5]], dtype="float32")
+PINBALL_SAMPLE_WEIGHT = np.array([1.0, 2.0, 0.5], dtype="float32")
+# Stored results for this case only: the loss per sample at tau = 0.9, and the mean loss
+# at tau = 0.5 (tau ignored) and at tau = 0.1 (the error's direction flipped).
+_PINBALL_PER_SAMPLE = np.array([0.25, 0.46, 0.9])
+_PINBALL_MEAN_TAU_HALF = 0.35
+_PINBALL_MEAN_FLIPPED = 0.163333334
 
-def pinball_reference(y_true, y_pred, tau: float) -> np.ndarray:
-    """Pinball (quantile) loss per sample, ``e = y_true - y_pred``, mean over the last axis."""
-    e = np.asarray(y_true, dtype="float64") - np.asarray(y_pred, dtype="float64")
-    return np.maximum(tau * e, (tau - 1) * e).mean(axis=-1)
 
-
-def check_pinball_loss(loss_cls, tau, y_true, y_pred, sample_weight) -> bool:
-    """Exercise 4.2: a ``Loss`` subclass honouring ``tau``, ``reduction`` and ``get_config``."""
+def check_pinball_loss(loss_cls) -> bool:
+    """Exercise 4.2 on the visible case (tau = 0.9): a ``Loss`` subclass honouring ``tau``,
+    ``reduction``, ``sample_weight`` and ``get_config``."""
     import keras
 
-    y_true = np.asarray(y_true, dtype="float32")
-    y_pred = np.asarray(y_pred, dtype="float32")
-    sample_weight = np.asarray(sample_weight, dtype="float32")
+    tau = PINBALL_TAU
+    y_true, y_pred, sample_weight = PINBALL_Y_TRUE, PINBALL_Y_PRED, PINBALL_SAMPLE_WEIGHT
     n = len(y_true)
-    per_sample = pinball_reference(y_true, y_pred, tau)
+    per_sample = _PINBALL_PER_SAMPLE
     loss = loss_cls(tau=tau)
     if not isinstance(loss, keras.losses.Loss):
         fail("PinballLoss 应继承 keras.losses.Loss，并在 __init__ 里调用 super().__init__(...)")
     value = _scalar(loss(y_true, y_pred), "loss(y_true, y_pred)")
     if not _close(value, per_sample.mean()):
-        if _close(value, pinball_reference(y_true, y_pred, 0.5).mean()):
+        if _close(value, _PINBALL_MEAN_TAU_HALF):
             fail(f"结果与 tau=0.5 时相同：call 里没有用 self.tau（这里 tau={tau}）")
-        if _close(value, pinball_reference(y_true, y_pred, 1 - tau).mean()):
+        if _close(value, _PINBALL_MEAN_FLIPPED):
             fail("结果等于 1 - tau 时的损失：误差方向反了，应为 e = y_true - y_pred")
         fail(f"损失应为 {per_sample.mean():.5f}，实际是 {value:.5f}：检查 max(tau·e, (tau-1)·e)")
     try:
@@ -178,39 +186,62 @@ def check_pinball_loss(loss_cls, tau, y_true, y_pred, sample_weight) -> bool:
 
 # ---------------------------------------------------------------- exercise 4.3
 
+#: The visible cases of exercise 4.3: ``(threshold, batches)``, each batch
+#: ``(y_true, y_pred, sample_weight or None)``, of uneven sizes.
+F1_CASES = [
+    (
+        0.5,
+        [
+            (
+                np.array([1, 0, 1, 1, 0]),
+                np.array([0.9, 0.6, 0.4, 0.8, 0.1]),
+                np.array([1.0, 2.0, 1.0, 1.0, 1.0]),
+            ),
+            (np.array([[1]]), np.array([[0.2]]), None),
+            (
+                np.array([0, 0, 1, 1, 0, 1, 0, 1]),
+                np.array([0.7, 0.2, 0.95, 0.55, 0.3, 0.45, 0.8, 0.6]),
+                np.array([1.0, 1.0, 0.5, 1.0, 1.0, 2.0, 1.0, 1.0]),
+            ),
+        ],
+    ),
+    (
+        0.3,  # a fixed 0.5 threshold gives another F1 here
+        [
+            (
+                np.array([1, 0, 1, 0]),
+                np.array([0.35, 0.45, 0.9, 0.1]),
+                np.array([1.0, 1.0, 2.0, 1.0]),
+            ),
+            (np.array([1, 1, 0]), np.array([0.4, 0.2, 0.38]), np.array([1.0, 2.0, 1.0])),
+        ],
+    ),
+]
+# Stored results for these two cases only, in the same order: the streaming F1 over all
+# batches, then what the usual mistakes give (mean of per-batch F1, the last batch alone,
+# sample_weight ignored, a fixed threshold 0.5) and the F1 of the first batch alone (what
+# a reset metric reports after that batch).
+_F1_STORED = [
+    dict(
+        expected=0.529411765,
+        per_batch=0.375661376,
+        last=0.555555556,
+        unweighted=0.625,
+        fixed_half=0.529411765,
+        first=0.571428571,
+    ),
+    dict(
+        expected=0.666666667,
+        per_batch=0.628571429,
+        last=0.4,
+        unweighted=0.666666667,
+        fixed_half=0.5,
+        first=0.857142857,
+    ),
+]
 
-def f1_reference(y_true, y_pred, threshold: float = 0.5, sample_weight=None) -> float:
-    """Streaming binary F1 over everything given: ``2tp / (2tp + fp + fn)``, 0 when undefined."""
-    y = np.asarray(y_true, dtype="float64").reshape(-1) > 0.5
-    p = np.asarray(y_pred, dtype="float64").reshape(-1) > threshold
-    w = (
-        np.ones_like(y, dtype="float64")
-        if sample_weight is None
-        else np.asarray(sample_weight, dtype="float64").reshape(-1)
-    )
-    tp, fp, fn = (w * (p & y)).sum(), (w * (p & ~y)).sum(), (w * (~p & y)).sum()
-    denominator = 2 * tp + fp + fn
-    return float(2 * tp / denominator) if denominator > 0 else 0.0
 
-
-def _f1_over(batches, threshold, weighted=True) -> float:
-    ys = np.concatenate([np.reshape(b[0], -1) for b in batches])
-    ps = np.concatenate([np.reshape(b[1], -1) for b in batches])
-    ws = (
-        np.concatenate(
-            [np.ones(np.size(b[0])) if b[2] is None else np.reshape(b[2], -1) for b in batches]
-        )
-        if weighted
-        else None
-    )
-    return f1_reference(ys, ps, threshold, ws)
-
-
-def check_streaming_f1(metric_cls, batches, threshold) -> bool:
-    """Exercise 4.3: counts accumulate over uneven batches, weighted, thresholded, resettable.
-
-    ``batches``: a list of ``(y_true, y_pred, sample_weight_or_None)`` with uneven sizes.
-    """
+def _f1_case(metric_cls, threshold, batches, stored) -> None:
     import keras
     import tensorflow as tf
 
@@ -226,19 +257,18 @@ def check_streaming_f1(metric_cls, batches, threshold) -> bool:
         else:
             metric.update_state(*args, sample_weight=tf.constant(w, "float32"))
     got = _scalar(metric.result(), "result()")
-    expected = _f1_over(batches, threshold)
+    expected = stored["expected"]
     if not _close(got, expected):
-        per_batch = float(np.mean([_f1_over([b], threshold) for b in batches]))
-        if _close(got, per_batch):
+        if _close(got, stored["per_batch"]):
             fail(
                 "结果等于“每批 F1 的平均”：F1 是比值，各批的比值取平均不等于整体的比值。"
                 "在状态里累加 tp、fp、fn 三个计数，只在 result() 里计算一次 F1"
             )
-        if _close(got, _f1_over(batches[-1:], threshold)):
+        if _close(got, stored["last"]):
             fail("结果只反映最后一批：update_state 里要 assign_add 累加计数，而不是 assign 覆盖")
-        if _close(got, _f1_over(batches, threshold, weighted=False)):
+        if _close(got, stored["unweighted"]):
             fail("忽略了 sample_weight：每个样本的计数要乘以它的权重再累加")
-        if _close(got, _f1_over(batches, 0.5)) and threshold != 0.5:
+        if _close(got, stored["fixed_half"]) and threshold != 0.5:
             fail(f"用了固定阈值 0.5：应使用构造参数 threshold（这里是 {threshold}）")
         fail(f"F1 应为 {expected:.4f}，实际是 {got:.4f}：检查 tp、fp、fn 的定义")
     metric.reset_state()
@@ -254,38 +284,54 @@ def check_streaming_f1(metric_cls, batches, threshold) -> bool:
             f"update_state 在 tf.function 编译的计算图里失败 ({type(exc).__name__})："
             "evaluate() 会在图里调用它。只用 keras.ops，不要用 NumPy、float() 或 Python if"
         )
-    if not _close(_scalar(metric.result(), "result()"), _f1_over(batches[:1], threshold)):
+    if not _close(_scalar(metric.result(), "result()"), stored["first"]):
         fail("reset_state() 之后再累计，结果仍混入了以前的数据：三个计数都要清零")
     config = metric.get_config()
     if not isinstance(config, dict) or not _close(float(config.get("threshold", -1)), threshold):
         fail("get_config() 里应有 threshold：返回 {**super().get_config(), 'threshold': ...}")
+
+
+def check_streaming_f1(metric_cls) -> bool:
+    """Exercise 4.3 on the visible cases (thresholds 0.5 and 0.3): counts accumulate over
+    uneven batches, weighted, thresholded, resettable, and update_state runs in a graph."""
+    for (threshold, batches), stored in zip(F1_CASES, _F1_STORED):
+        _f1_case(metric_cls, threshold, batches, stored)
     return passed()
 
 
 # ---------------------------------------------------------------- exercise 4.4
 
+#: The visible case of exercise 4.4; the check evaluates steps 0 .. 14.
+WARMUP_HYPER = dict(peak_lr=0.1, warmup_steps=4, decay_rate=0.5, decay_steps=3)
+# Stored learning rates at steps 0 .. 14 for this case only, and what the usual mistakes
+# give: a warm-up starting at 0, a decay not offset by warmup_steps, a staircase decay.
+_WARMUP_EXPECTED = [
+    0.025, 0.05, 0.075, 0.1, 0.1, 0.0793700526, 0.0629960525, 0.05, 0.0396850263,
+    0.0314980262, 0.025, 0.0198425131, 0.0157490131, 0.0125, 0.00992125657,
+]  # fmt: skip
+_WARMUP_ZERO_START = [0.0, 0.025, 0.05, 0.075] + _WARMUP_EXPECTED[4:]
+_WARMUP_NO_OFFSET = _WARMUP_EXPECTED[:4] + [
+    0.0396850263, 0.0314980262, 0.025, 0.0198425131, 0.0157490131, 0.0125, 0.00992125657,
+    0.00787450656, 0.00625, 0.00496062829, 0.00393725328,
+]  # fmt: skip
+_WARMUP_STAIRS = _WARMUP_EXPECTED[:4] + [
+    0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.025, 0.025, 0.025, 0.0125, 0.0125,
+]  # fmt: skip
 
-def warmup_reference(step, peak_lr, warmup_steps, decay_rate, decay_steps) -> float:
-    """Linear warm-up to ``peak_lr`` over ``warmup_steps`` steps, then smooth exponential decay."""
-    step = float(step)
-    if step < warmup_steps:
-        return peak_lr * (step + 1) / warmup_steps
-    return peak_lr * decay_rate ** ((step - warmup_steps) / decay_steps)
 
-
-def check_warmup_schedule(schedule_cls, peak_lr, warmup_steps, decay_rate, decay_steps) -> bool:
-    """Exercise 4.4: the formula at every step, tensor steps in a graph, config, optimizer use."""
+def check_warmup_schedule(schedule_cls) -> bool:
+    """Exercise 4.4 on the visible case (peak 0.1, 4 warm-up steps, rate 0.5 every 3 steps):
+    the formula at every step, tensor steps in a graph, config, and use by SGD."""
     import keras
     import tensorflow as tf
 
-    hyper = dict(
-        peak_lr=peak_lr, warmup_steps=warmup_steps, decay_rate=decay_rate, decay_steps=decay_steps
-    )
+    hyper = dict(WARMUP_HYPER)
+    warmup_steps = hyper["warmup_steps"]
     schedule = schedule_cls(**hyper)
     if not isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
         fail("WarmupExponentialDecay 应继承 keras.optimizers.schedules.LearningRateSchedule")
-    steps = list(range(0, warmup_steps + 3 * decay_steps + 2))
-    expected = [warmup_reference(s, **hyper) for s in steps]
+    expected = _WARMUP_EXPECTED
+    steps = list(range(len(expected)))
     try:
         got = [_scalar(schedule(tf.constant(s, dtype="int64")), f"schedule({s})") for s in steps]
     except CheckFailed:
@@ -296,25 +342,14 @@ def check_warmup_schedule(schedule_cls, peak_lr, warmup_steps, decay_rate, decay
             "优化器传入的是整数张量 iterations，先 ops.cast(step, 'float32')"
         )
     if not _close(got, expected, rtol=1e-4, atol=1e-7):
-        zero_start = [
-            peak_lr * s / warmup_steps if s < warmup_steps else e for s, e in zip(steps, expected)
-        ]
-        no_offset = [
-            e if s < warmup_steps else peak_lr * decay_rate ** (s / decay_steps)
-            for s, e in zip(steps, expected)
-        ]
-        stairs = [
-            e if s < warmup_steps else peak_lr * decay_rate ** ((s - warmup_steps) // decay_steps)
-            for s, e in zip(steps, expected)
-        ]
-        if _close(got, zero_start, rtol=1e-4, atol=1e-7):
+        if _close(got, _WARMUP_ZERO_START, rtol=1e-4, atol=1e-7):
             fail(
                 "warm-up 从 0 开始：第 0 步的学习率是 0，那一步白走了。"
                 "第 step 步应为 peak_lr * (step + 1) / warmup_steps"
             )
-        if _close(got, no_offset, rtol=1e-4, atol=1e-7):
+        if _close(got, _WARMUP_NO_OFFSET, rtol=1e-4, atol=1e-7):
             fail("衰减没有从 warm-up 结束时开始算：指数应为 (step - warmup_steps) / decay_steps")
-        if _close(got, stairs, rtol=1e-4, atol=1e-7):
+        if _close(got, _WARMUP_STAIRS, rtol=1e-4, atol=1e-7):
             fail("衰减是阶梯状的（整除）：这里要平滑衰减，指数用普通除法")
         bad = next(s for s, g, e in zip(steps, got, expected) if not _close(g, e, 1e-4, 1e-7))
         fail(
