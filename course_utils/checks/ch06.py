@@ -1,11 +1,12 @@
 """Checks for chapter 06 exercises (training loops from scratch).
 
-Each check runs the student's function on inputs it is given (or builds itself), computes the
-expected result independently (its own ``GradientTape`` or NumPy), compares plain data, and
-raises :class:`~course_utils.checks.CheckFailed` with a Chinese message naming the likely
+Each check runs the student's function on FIXED inputs it builds itself (seeded models, batches
+and optimizers), compares what comes back with values stored here (computed once, offline),
+and raises :class:`~course_utils.checks.CheckFailed` with a Chinese message naming the likely
 mistake: a metric never reset, ``training`` left at the wrong value, ``model.trainable_weights``
 updated instead of the chosen layers, retracing on Python floats, gradients summed instead of
-averaged, ...
+averaged, ... The stored values cover only these fixed inputs; nothing here trains a model or
+computes an exercise's result for other inputs (the grader's hidden tests use other inputs).
 """
 
 from __future__ import annotations
@@ -75,39 +76,51 @@ def _recorder_layer():
 # ---------------------------------------------------------------- exercise 6.1
 
 
-def check_evaluate_loop(evaluate_fn, model, dataset, metric) -> bool:
+def _evaluate_case():
+    """The fixed inputs of check_evaluate_loop: a seeded MLP with Dropout, 11 samples in batches
+    of 4 (the last batch is smaller)."""
+    import keras
+    import tensorflow as tf
+
+    rng = np.random.default_rng(62)
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(5,)),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dropout(0.5),
+            keras.layers.Dense(3),
+        ]
+    )
+    model.set_weights([rng.normal(size=w.shape).astype("float32") for w in model.get_weights()])
+    x = rng.normal(size=(11, 5)).astype("float32")
+    y = rng.integers(0, 3, size=11)
+    return model, tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
+
+
+#: Accuracy of the fixed case: right, with the state of one earlier call on the first batch
+#: left in, and as the plain mean of the three per-batch accuracies (stored, computed offline).
+EVALUATE_STORED = {"right": 0.2727273, "no_reset": 0.3333333, "batch_mean": 0.25}
+
+
+def check_evaluate_loop(evaluate_fn) -> bool:
     """Exercise 6.1: reset first, ``training=False``, one metric over the whole dataset, a float."""
     import keras
 
-    def fresh():
-        return type(metric).from_config(metric.get_config())
-
-    def over(pairs):
-        m = fresh()
-        for y, y_pred in pairs:
-            m.update_state(y, y_pred)
-        return float(m.result())
-
-    preds = [(y, model(x, training=False)) for x, y in dataset]
-    if len(preds) < 2:
-        fail("检查需要至少两个批次的数据集")
-    expected = over(preds)
-    no_reset = over(preds[:1] + preds)
-    batch_mean = float(np.mean([over([p]) for p in preds]))
-    if not isinstance(metric, keras.metrics.Metric):
-        fail("metric 参数应是 Keras 指标对象")
+    model, dataset = _evaluate_case()
+    metric = keras.metrics.SparseCategoricalAccuracy()
+    want = EVALUATE_STORED
     evaluate_fn(model, dataset.take(1), metric)  # leaves state behind in the metric
     first = _python_float(evaluate_fn(model, dataset, metric), "evaluate_loop 的返回值")
-    if not _close(first, expected, 1e-5):
-        if _close(first, no_reset, 1e-5) and not _close(no_reset, expected, 1e-5):
+    if not _close(first, want["right"], 1e-5):
+        if _close(first, want["no_reset"], 1e-5):
             fail("结果里混入了上一次调用留下的数据：是否忘了在开始时调用 metric.reset_state()？")
-        if _close(first, batch_mean, 1e-5) and not _close(batch_mean, expected, 1e-5):
+        if _close(first, want["batch_mean"], 1e-5):
             fail(
                 "结果等于“每批结果的平均”：最后一批较小时这不等于整份数据的指标。"
                 "对每批调用 update_state，最后只调用一次 result()，不要再按批平均"
             )
         fail(
-            f"结果应为 {expected:.4f}，实际是 {first:.4f}：是否忘了 model(x, training=False)"
+            f"结果应为 {want['right']:.4f}，实际是 {first:.4f}：是否忘了 model(x, training=False)"
             "（Dropout 仍在随机丢弃）？或者没有用传入的 metric？"
         )
     second = _python_float(evaluate_fn(model, dataset, metric), "第二次调用的返回值")
@@ -119,24 +132,69 @@ def check_evaluate_loop(evaluate_fn, model, dataset, metric) -> bool:
 # ---------------------------------------------------------------- exercise 6.2
 
 
-def check_subset_step(step_fn, model, layers_to_train, loss_fn, optimizer, x, y) -> bool:
-    """Exercise 6.2: ``training=True``, only the chosen layers move (plain SGD), pre-update loss."""
-    import tensorflow as tf
+def _subset_case():
+    """The fixed inputs of check_subset_step: Dense-BatchNorm-Dense with seeded weights, the
+    first and last Dense chosen, sparse cross-entropy on logits, SGD(0.1), a batch of 8."""
+    import keras
 
-    lr = float(np.asarray(optimizer.learning_rate))
+    rng = np.random.default_rng(62)
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(4,)),
+            keras.layers.Dense(6),
+            keras.layers.BatchNormalization(),
+            keras.layers.Dense(3),
+        ]
+    )
+    model.layers[0].set_weights(
+        [rng.normal(size=(4, 6)).astype("float32"), rng.normal(size=6).astype("float32") * 0.1]
+    )
+    model.layers[2].set_weights(
+        [rng.normal(size=(6, 3)).astype("float32"), rng.normal(size=3).astype("float32") * 0.1]
+    )
+    x = rng.normal(size=(8, 4)).astype("float32")
+    y = rng.integers(0, 3, size=8)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    optimizer = keras.optimizers.SGD(learning_rate=0.1)
+    return model, [model.layers[0], model.layers[2]], loss_fn, optimizer, x, y
+
+
+#: The fixed case's loss in training mode (right), in inference mode, after the update, and
+#: the chosen layers' weights after one right step (kernel 0, bias 0, kernel 2, bias 2).
+SUBSET_STORED = {
+    "loss": 1.23007,
+    "loss_inference": 4.923184,
+    "loss_after": 1.116534,
+    "weights": [
+        [
+            [-1.022599, -1.473116, -0.4641334, -0.4105229, -0.9278925, -0.2984969],
+            [-0.2467061, -2.056288, -1.190481, -0.2626273, -1.050498, -0.3800287],
+            [1.348074, -1.050727, -0.0726629, 0.4467412, -0.3969081, -0.08062635],
+            [0.4850322, -0.8020914, 3.087952, 0.3359733, 0.7159346, 0.4511515],
+        ],
+        [-0.15389, 0.05761027, -0.04686834, 0.09395628, 0.05129675, 0.04800172],
+        [
+            [-0.7567735, -0.5798721, -0.3035959],
+            [0.2263473, 0.2363157, 1.254062],
+            [-0.2849958, 0.4048845, 1.491718],
+            [-0.2340036, 2.132007, -0.09914152],
+            [0.5332007, -0.4683987, 0.7534732],
+            [0.8813034, 0.4760766, -1.739481],
+        ],
+        [0.004232142, -0.08005236, -0.02448855],
+    ],
+}
+
+
+def check_subset_step(step_fn) -> bool:
+    """Exercise 6.2: ``training=True``, only the chosen layers move (plain SGD), pre-update loss."""
+    model, layers_to_train, loss_fn, optimizer, x, y = _subset_case()
+    want = SUBSET_STORED
     chosen = [w for layer in layers_to_train for w in layer.trainable_weights]
     chosen_ids = {id(w) for w in chosen}
     others = [w for w in model.trainable_weights if id(w) not in chosen_ids]
-    snapshot = model.get_weights()
-    loss_infer = float(loss_fn(y, model(x, training=False)))
-    with tf.GradientTape() as tape:
-        loss_train = loss_fn(y, model(x, training=True))
-    grads = tape.gradient(loss_train, chosen)
-    loss_train = float(loss_train)
-    model.set_weights(snapshot)  # undo the moving statistics our own forward pass changed
     before_chosen = [np.asarray(w) for w in chosen]
     before_others = [np.asarray(w) for w in others]
-    expected_chosen = [b - lr * np.asarray(g) for b, g in zip(before_chosen, grads)]
 
     result = step_fn(model, layers_to_train, loss_fn, optimizer, x, y)
     loss = _python_float(result, "train_subset_step 的返回值")
@@ -146,18 +204,17 @@ def check_subset_step(step_fn, model, layers_to_train, loss_fn, optimizer, x, y)
                 f"不该训练的权重 {w.path} 也被更新了：只对 layers_to_train 各层的 "
                 "trainable_weights 求梯度和更新，不要用 model.trainable_weights"
             )
-    if not _close(loss, loss_train, 1e-5):
-        if _close(loss, loss_infer, 1e-5):
+    if not _close(loss, want["loss"], 1e-5):
+        if _close(loss, want["loss_inference"], 1e-5):
             fail("返回的损失是推理模式下的值：前向计算应写 model(x, training=True)")
-        loss_after = float(loss_fn(y, model(x, training=True)))
-        if _close(loss, loss_after, 1e-5):
+        if _close(loss, want["loss_after"], 1e-5):
             fail("返回的是更新之后的损失：应返回在磁带里算出的、更新前的那个损失")
         fail(
-            f"返回的损失应为 {loss_train:.5f}，实际是 {loss:.5f}：检查损失函数的参数顺序 (y, y_pred)"
+            f"返回的损失应为 {want['loss']:.5f}，实际是 {loss:.5f}：检查损失函数的参数顺序 (y, y_pred)"
         )
     if all(np.allclose(np.asarray(w), b) for w, b in zip(chosen, before_chosen)):
         fail("指定层的权重没有变化：是否忘了 optimizer.apply(grads, variables)？")
-    for w, expected in zip(chosen, expected_chosen):
+    for w, expected in zip(chosen, want["weights"]):
         if not _close(np.asarray(w), expected, 1e-4):
             fail(
                 f"{w.path} 的更新量不对：梯度要对“损失”求、和变量一一对应 "
@@ -169,9 +226,14 @@ def check_subset_step(step_fn, model, layers_to_train, loss_fn, optimizer, x, y)
 
 # ---------------------------------------------------------------- exercise 6.3
 
+#: Batch sizes and learning rates of the fixed steps (Python floats, as the task says).
+LR_STEPS = [(8, 0.1), (8, 0.05), (5, 0.2), (3, 0.01), (6, 0.3)]
+LR_DEFAULT = 0.5  # the optimizer's own learning rate, which each step must override
 
-def check_lr_train_step(make_step_fn, batch_sizes=(8, 8, 5, 3, 6)) -> bool:
-    """Exercise 6.3: a compiled step that uses the given ``lr`` and traces at most twice."""
+
+def _lr_case():
+    """The fixed inputs of check_lr_train_step: a call recorder before one Dense(3) with seeded
+    weights, sparse cross-entropy on logits, and the batches of ``LR_STEPS``."""
     import keras
     import tensorflow as tf
 
@@ -182,38 +244,77 @@ def check_lr_train_step(make_step_fn, batch_sizes=(8, 8, 5, 3, 6)) -> bool:
         [rng.normal(size=(4, 3)).astype("float32"), np.zeros(3, dtype="float32")]
     )
     recorder.reset()
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    default_lr = 0.5
-    step = make_step_fn(model, loss_fn, keras.optimizers.SGD(learning_rate=default_lr))
-    if step is None or not callable(step):
-        fail("make_lr_train_step 应返回一个函数 step(x, y, lr)：是否忘了 return？")
-    lrs = [0.1, 0.05, 0.2, 0.01, 0.3, 0.15, 0.07]
-    for i, n in enumerate(batch_sizes):
-        lr = lrs[i % len(lrs)]
+    batches = []
+    for n, lr in LR_STEPS:
         x = tf.constant(rng.normal(size=(n, 4)).astype("float32"))
         y = tf.constant(rng.integers(0, 3, size=n).astype("int32"))
-        with tf.GradientTape() as tape:
-            expected_loss = loss_fn(y, model(x, training=True))
-        grads = tape.gradient(expected_loss, model.trainable_weights)
-        before = [np.asarray(w) for w in model.trainable_weights]
+        batches.append((x, y, lr))
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    return model, recorder, loss_fn, keras.optimizers.SGD(learning_rate=LR_DEFAULT), batches
+
+
+#: The fixed steps' pre-update losses, the Dense weights after the first step (with the given
+#: lr, and with the optimizer's own lr: first_ignored_lr), and after the last step.
+LR_STORED = {
+    "losses": [2.227077, 0.6972411, 1.930705, 0.4236996, 1.430719],
+    "first": [
+        [
+            [0.3083388, 1.568259, 0.3608253],
+            [1.006791, 0.7065812, 0.7395433],
+            [-1.380675, 1.192322, 0.6042801],
+            [-1.343846, -0.6789899, -0.3903983],
+        ],
+        [-0.01703599, 0.02536752, -0.008331535],
+    ],
+    "first_ignored_lr": [
+        [
+            [0.5029709, 1.355925, 0.3785271],
+            [1.147996, 0.58842, 0.7165002],
+            [-1.234733, 1.094929, 0.5557309],
+            [-1.367615, -0.625294, -0.4203257],
+        ],
+        [-0.08517993, 0.1268376, -0.04165768],
+    ],
+    "last": [
+        [
+            [0.3277951, 1.400711, 0.508916],
+            [1.000083, 0.7128257, 0.740007],
+            [-1.307916, 1.156623, 0.5672206],
+            [-1.341868, -0.6592414, -0.4121244],
+        ],
+        [-0.1183324, 0.1079402, 0.01039223],
+    ],
+}
+
+
+def check_lr_train_step(make_step_fn) -> bool:
+    """Exercise 6.3: a compiled step that uses the given ``lr`` and traces at most twice."""
+    model, recorder, loss_fn, optimizer, batches = _lr_case()
+    want = LR_STORED
+    step = make_step_fn(model, loss_fn, optimizer)
+    if step is None or not callable(step):
+        fail("make_lr_train_step 应返回一个函数 step(x, y, lr)：是否忘了 return？")
+    dense = model.layers[-1]
+    for i, (x, y, lr) in enumerate(batches):
         eager_before = recorder.eager_calls
         got = _scalar(step(x, y, lr), "step 的返回值")
         if recorder.eager_calls > eager_before:
             fail("模型在即时执行 (eager) 模式下运行：训练步需要用 @tf.function 编译")
         if recorder.graph_flag is not True:
             fail(f"前向计算收到的 training={recorder.graph_flag!r}：应写 model(x, training=True)")
-        if not _close(got, float(expected_loss), 1e-5):
-            fail(f"第 {i + 1} 步返回的损失不对：应返回在磁带里算出的、更新前的损失")
-        after = [np.asarray(w) for w in model.trainable_weights]
-        wanted = [b - lr * np.asarray(g) for b, g in zip(before, grads)]
-        if all(_close(a, e) for a, e in zip(after, wanted)):
-            continue
-        ignored = [b - default_lr * np.asarray(g) for b, g in zip(before, grads)]
-        if all(_close(a, e) for a, e in zip(after, ignored)):
+        after = [np.asarray(dense.kernel), np.asarray(dense.bias)]
+        ignored = i == 0 and all(_close(a, e) for a, e in zip(after, want["first_ignored_lr"]))
+        if ignored:
             fail(
-                "权重按优化器原来的学习率更新，没有用传入的 lr：在图里 optimizer.learning_rate.assign(lr)"
+                "权重按优化器原来的学习率更新，没有用传入的 lr："
+                "在图里 optimizer.learning_rate.assign(lr)"
             )
-        fail(f"第 {i + 1} 步之后的权重不对：检查 tape.gradient 和 optimizer.apply 的参数")
+        if not _close(got, want["losses"][i], 1e-5):
+            fail(f"第 {i + 1} 步返回的损失不对：应返回在磁带里算出的、更新前的损失")
+        if i == 0 and not all(_close(a, e) for a, e in zip(after, want["first"])):
+            fail("第 1 步之后的权重不对：检查 tape.gradient 和 optimizer.apply 的参数")
+    if not all(_close(a, e) for a, e in zip([dense.kernel, dense.bias], want["last"])):
+        fail(f"第 {len(batches)} 步之后的权重不对：检查 tape.gradient 和 optimizer.apply 的参数")
     if recorder.traces > 2:
         fail(
             f"计算图被追踪了 {recorder.traces} 次（最多 2 次）：作为 Python float 传入的 lr 每个新值"
@@ -225,49 +326,14 @@ def check_lr_train_step(make_step_fn, batch_sizes=(8, 8, 5, 3, 6)) -> bool:
 
 # ---------------------------------------------------------------- exercise 6.4
 
-
-def _simulate_accumulation(w, b, x, y, batch_size, accum_steps, epochs, lr, mode="correct"):
-    """NumPy reference for exercise 6.4 (linear model, MSE, plain SGD) and its usual mistakes.
-
-    ``mode``: ``"correct"``, ``"each"`` (update every batch), ``"no_flush"`` (leftover batches
-    at the end of an epoch dropped), ``"sum"`` (summed instead of averaged gradients),
-    ``"unweighted"`` (epoch loss = plain mean of batch losses).
-    Returns ``(w, b, epoch_losses, number_of_updates)``.
-    """
-    w, b = np.array(w, dtype="float64"), np.array(b, dtype="float64")
-    n, losses, applies = len(x), [], 0
-    k = 1 if mode == "each" else accum_steps
-    starts = list(range(0, n, batch_size))
-    for _ in range(epochs):
-        batch_losses, sizes, acc = [], [], []
-        for i, s in enumerate(starts):
-            xb, yb = x[s : s + batch_size], y[s : s + batch_size]
-            err = xb @ w + b - yb
-            d = 2 * err / err.size
-            acc.append((xb.T @ d, d.sum(axis=0)))
-            batch_losses.append(float(np.mean(err**2)))
-            sizes.append(len(xb))
-            last = i == len(starts) - 1
-            if len(acc) == k or (last and mode != "no_flush"):
-                div = 1 if mode == "sum" else len(acc)
-                w = w - lr * sum(g for g, _ in acc) / div
-                b = b - lr * sum(g for _, g in acc) / div
-                applies += 1
-            if len(acc) == k or last:
-                acc = []
-        if mode == "unweighted":
-            losses.append(float(np.mean(batch_losses)))
-        else:
-            losses.append(float(np.dot(batch_losses, sizes) / sum(sizes)))
-    return w, b, losses, applies
+#: The fixed cases of check_accumulated_fit: (samples, batch size, accum_steps, epochs).
+ACCUMULATE_CASES = [(10, 4, 2, 2), (9, 2, 3, 1)]
+ACCUMULATE_LR = 0.1
 
 
-def check_accumulated_fit(
-    fit_fn, n_samples: int = 10, batch_size: int = 4, accum_steps: int = 2, epochs: int = 2
-) -> bool:
-    """Exercise 6.4: averaged accumulated gradients, a flush at epoch end, sample-weighted loss."""
+def _accumulate_case(n_samples: int):
+    """A call recorder before one Dense(2) with seeded weights, and seeded (x, y) for MSE."""
     import keras
-    import tensorflow as tf
 
     rng = np.random.default_rng(64 + n_samples)
     recorder = _recorder_layer()
@@ -278,52 +344,90 @@ def check_accumulated_fit(
     recorder.reset()
     x = rng.normal(size=(n_samples, 3)).astype("float32")
     y = rng.normal(size=(n_samples, 2)).astype("float32")
-    lr = 0.1
-    optimizer = keras.optimizers.SGD(learning_rate=lr)
-    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
-    history = fit_fn(
-        model, keras.losses.MeanSquaredError(), optimizer, dataset, epochs, accum_steps
-    )
+    return model, recorder, x, y
 
-    def sim(mode):
-        return _simulate_accumulation(w0, b0, x, y, batch_size, accum_steps, epochs, lr, mode)
 
-    w_ok, b_ok, losses_ok, applies_ok = sim("correct")
-    if not isinstance(history, dict) or "loss" not in history:
-        fail('fit_accumulated 应返回字典 {"loss": [...]}')
-    losses = [_scalar(v, "history['loss'] 的元素") for v in history["loss"]]
-    if len(losses) != epochs:
-        fail(f'history["loss"] 应有 {epochs} 个值（每轮一个），实际有 {len(losses)} 个')
-    applies = int(np.asarray(optimizer.iterations))
-    if applies != applies_ok:
-        if applies == 0:
-            fail("优化器一次也没有被调用：请用 optimizer.apply(平均梯度, model.trainable_weights)")
-        if applies == sim("each")[3]:
-            fail(
-                f"优化器被调用了 {applies} 次（每个批次一次），应为 {applies_ok} 次："
-                f"每累积 {accum_steps} 个批次才更新一次"
-            )
-        if applies == sim("no_flush")[3]:
-            fail(
-                f"优化器被调用了 {applies} 次，应为 {applies_ok} 次：一轮结束时剩下的"
-                "不足 accum_steps 个批次的梯度也要更新一次"
-            )
-        fail(f"优化器被调用了 {applies} 次，应为 {applies_ok} 次")
-    if recorder.last_flag is not True:
-        fail(f"前向计算收到的 training={recorder.last_flag!r}：应写 model(x, training=True)")
-    w, b = np.asarray(model.layers[-1].kernel), np.asarray(model.layers[-1].bias)
-    if not (_close(w, w_ok) and _close(b, b_ok)):
-        w_sum, b_sum = sim("sum")[:2]
-        if _close(w, w_sum) and _close(b, b_sum):
-            fail("累积的梯度被直接相加后更新：应除以实际累积的批次数，用平均梯度更新")
-        fail("训练后的权重与预期不同：检查累积、平均和清空累积梯度的时机（累积不跨轮）")
-    if not _close(losses, losses_ok):
-        if _close(losses, sim("unweighted")[2]):
-            fail(
-                "每轮的 loss 是各批损失的简单平均：最后一批较小，应按样本数加权，"
-                "例如 Mean().update_state(loss, sample_weight=批大小)"
-            )
-        fail(
-            f'history["loss"] 应为 {np.round(losses_ok, 5).tolist()}，实际是 {np.round(losses, 5).tolist()}'
+#: Per fixed case (same order as ACCUMULATE_CASES): the right epoch losses, kernel, bias and
+#: number of optimizer updates; the updates of a loop that applies every batch ("each") or
+#: drops the epoch's leftover ("no_flush"); the kernel and bias with summed instead of averaged
+#: gradients ("sum"); and the plain mean of batch losses ("unweighted").
+ACCUMULATE_STORED = [
+    {
+        "losses": [1.942713, 1.763142],
+        "kernel": [[0.1601865, 0.2464939], [0.779637, -0.1506013], [-0.7332188, -0.105566]],
+        "bias": [0.3699561, 0.218822],
+        "applies": 4,
+        "applies_each": 6,
+        "applies_no_flush": 2,
+        "kernel_sum": [[0.06175216, 0.2435448], [0.7828883, -0.1064341], [-0.7660628, 0.08800453]],
+        "bias_sum": [0.3625927, 0.1972088],
+        "losses_unweighted": [1.94671, 1.741171],
+    },
+    {
+        "losses": [6.409558],
+        "kernel": [[-0.8153811, 0.7100542], [-0.3080569, 0.1257111], [0.2754924, -1.37072]],
+        "bias": [0.2588541, -0.6978631],
+        "applies": 2,
+        "applies_each": 5,
+        "applies_no_flush": 1,
+        "kernel_sum": [[-0.455741, 0.5148977], [-0.2005342, -0.2907157], [0.1413534, -0.5312853]],
+        "bias_sum": [0.02816525, -0.3798231],
+        "losses_unweighted": [6.042151],
+    },
+]
+
+
+def check_accumulated_fit(fit_fn) -> bool:
+    """Exercise 6.4: averaged accumulated gradients, a flush at epoch end, sample-weighted loss."""
+    import keras
+    import tensorflow as tf
+
+    for (n_samples, batch_size, accum_steps, epochs), want in zip(
+        ACCUMULATE_CASES, ACCUMULATE_STORED
+    ):
+        model, recorder, x, y = _accumulate_case(n_samples)
+        optimizer = keras.optimizers.SGD(learning_rate=ACCUMULATE_LR)
+        dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
+        history = fit_fn(
+            model, keras.losses.MeanSquaredError(), optimizer, dataset, epochs, accum_steps
         )
+        if not isinstance(history, dict) or "loss" not in history:
+            fail('fit_accumulated 应返回字典 {"loss": [...]}')
+        losses = [_scalar(v, "history['loss'] 的元素") for v in history["loss"]]
+        if len(losses) != epochs:
+            fail(f'history["loss"] 应有 {epochs} 个值（每轮一个），实际有 {len(losses)} 个')
+        applies, applies_ok = int(np.asarray(optimizer.iterations)), want["applies"]
+        if applies != applies_ok:
+            if applies == 0:
+                fail(
+                    "优化器一次也没有被调用：请用 optimizer.apply(平均梯度, model.trainable_weights)"
+                )
+            if applies == want["applies_each"]:
+                fail(
+                    f"优化器被调用了 {applies} 次（每个批次一次），应为 {applies_ok} 次："
+                    f"每累积 {accum_steps} 个批次才更新一次"
+                )
+            if applies == want["applies_no_flush"]:
+                fail(
+                    f"优化器被调用了 {applies} 次，应为 {applies_ok} 次：一轮结束时剩下的"
+                    "不足 accum_steps 个批次的梯度也要更新一次"
+                )
+            fail(f"优化器被调用了 {applies} 次，应为 {applies_ok} 次")
+        if recorder.last_flag is not True:
+            fail(f"前向计算收到的 training={recorder.last_flag!r}：应写 model(x, training=True)")
+        w, b = np.asarray(model.layers[-1].kernel), np.asarray(model.layers[-1].bias)
+        if not (_close(w, want["kernel"]) and _close(b, want["bias"])):
+            if _close(w, want["kernel_sum"]) and _close(b, want["bias_sum"]):
+                fail("累积的梯度被直接相加后更新：应除以实际累积的批次数，用平均梯度更新")
+            fail("训练后的权重与预期不同：检查累积、平均和清空累积梯度的时机（累积不跨轮）")
+        if not _close(losses, want["losses"]):
+            if _close(losses, want["losses_unweighted"]):
+                fail(
+                    "每轮的 loss 是各批损失的简单平均：最后一批较小，应按样本数加权，"
+                    "例如 Mean().update_state(loss, sample_weight=批大小)"
+                )
+            fail(
+                f'history["loss"] 应为 {np.round(want["losses"], 5).tolist()}，'
+                f"实际是 {np.round(losses, 5).tolist()}"
+            )
     return passed()
