@@ -40,6 +40,10 @@ class OutputCaps(LoggingConfigurable):
         "is replaced by a truncation note.",
     ).tag(config=True)
 
+    # Budgets, reset per cell and per notebook by the run (class defaults until then).
+    _text_used = _rich_used = _notebook_used = 0
+    _text_truncated = _discarding = False
+
     def _reset_cell_budget(self) -> None:
         self._text_used = 0
         self._rich_used = 0

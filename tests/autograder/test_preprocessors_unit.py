@@ -1,11 +1,11 @@
 """Fast unit tests of the grading preprocessors: no kernel, no TensorFlow (well under a second
-each). Cell repair (``RestoreCells``), the hidden-test split (``SplitHiddenTests``), scoring
-from verdicts (``ScoreCells``), the display cap (``ExecuteGraded``) and the timings file."""
+each). Cell repair (``RestoreCells``), the hidden-test split (``SplitHiddenTests`` and
+``autograder.hidden_tests``), judging probed values in the grading process (``ScoreCells``),
+the collector's reply parser and the display cap (``ExecuteGraded``), and the timings file."""
 
 from __future__ import annotations
 
 import copy
-import json
 
 import nbformat
 import pytest
@@ -13,9 +13,11 @@ from conftest import CHAPTERS
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 from traitlets.config import Config
 
+from autograder.hidden_tests import HiddenTestError, split
 from autograder.preprocessors import ExecuteGraded, RestoreCells, ScoreCells, SplitHiddenTests
 from autograder.preprocessors import timings as timing_file
-from autograder.preprocessors.execute_graded import TRUNCATED, setup_imports
+from autograder.preprocessors.execute_graded import parse_probes, probe_code
+from autograder.preprocessors.output_caps import TRUNCATED
 from autograder.release import Release
 
 pytestmark = pytest.mark.skipif(not CHAPTERS, reason="no chapter notebooks yet")
@@ -149,62 +151,197 @@ def test_restore_scans_the_student_code(chapter):
     assert clean["flags"] == []
 
 
-def test_setup_imports_are_what_the_guard_imports(chapter):
-    source, _ = chapter
-    from autograder.scan import setup_sources
-
-    imports = setup_imports(json.dumps(setup_sources(source)))
-    assert "import numpy as np" in imports and "from course_utils import checks, plots" in imports
-    assert not any("pip" in line for line in imports)
-
-
 # --- ScoreCells --------------------------------------------------------------------------------
-def _graded_nb():
+def _graded_nb(answer="def f(x):\n    return x"):
     meta = {"grade": True, "grade_id": "g1", "locked": True, "points": 2, "solution": False}
     meta2 = dict(meta, grade_id="g2", points=1)
+    answer_meta = {"grade": False, "grade_id": "a1", "locked": False, "solution": True}
     return new_notebook(
         cells=[
+            new_code_cell(answer, metadata={"nbgrader": answer_meta}),
             new_code_cell("pass", metadata={"nbgrader": meta}),
             new_code_cell("pass", metadata={"nbgrader": meta2}),
         ]
     )
 
 
-@pytest.mark.parametrize(
-    ("verdicts", "hidden", "score", "statuses"),
-    [
-        ({"g1": True, "g2": True}, {"g1": True}, 3.0, ["passed", "passed"]),
-        ({"g1": False, "g2": True}, {}, 1.0, ["failed", "passed"]),  # reply error / no token
-        ({"g1": True, "g2": True}, {}, 1.0, ["failed", "passed"]),  # hidden tests never ran
-        ({"g1": True, "g2": True}, {"g1": False}, 1.0, ["hidden_failed", "passed"]),
-    ],
-)
-def test_score_comes_from_the_verdicts(verdicts, hidden, score, statuses):
-    state = {
-        "executed_grade_ids": {"g1", "g2"},
-        "verdicts": verdicts,
-        "hidden_tests": {"g1": "assert True"},
-        "hidden_results": hidden,
+EXPECTED = {
+    "g1": {"a": {"value": [1.0, 2.0], "atol": 1e-6, "rtol": 0.0, "cmp": "close"}},
+    "g2": {"n": {"value": 0.8, "atol": 0.0, "rtol": 0.0, "cmp": ">="}},
+}
+
+
+def _score(probes, expected=EXPECTED, executed=("g1", "g2"), constraints=(), answer=None):
+    source = _graded_nb()
+    blocks = {
+        "g1": split(
+            'probe("a", f([1, 2]))\nexpect("a", [1.0, 2.0])\n'
+            + "".join(
+                "constrain(" + ", ".join(f"{k}={v!r}" for k, v in c.items()) + ")\n"
+                for c in constraints
+            )
+        ),
+        "g2": split('probe("n", 1)\nexpect("n", 0.8, cmp=">=")'),
     }
-    nb, resources = ScoreCells().preprocess(_graded_nb(), {"autograder": state})
-    assert resources["autograder"]["score"] == score
-    assert [c["status"] for c in resources["autograder"]["cells"]] == statuses
+    state = {
+        "executed_grade_ids": set(executed),
+        "probes": probes,
+        "expected": expected,
+        "hidden_blocks": blocks,
+        "source_nb": source,
+    }
+    nb = _graded_nb(answer) if answer else copy.deepcopy(source)
+    nb, resources = ScoreCells().preprocess(nb, {"autograder": state})
+    return resources["autograder"], nb
+
+
+GOOD = {
+    "g1": {"probed": {"a": [1.0, 2.0]}, "errors": {}},
+    "g2": {"probed": {"n": 0.9}, "errors": {}},
+}
+
+
+@pytest.mark.parametrize(
+    ("probes", "score", "statuses"),
+    [
+        (GOOD, 3.0, ["passed", "passed"]),
+        ({**GOOD, "g1": {"probed": {"a": [1.0, 2.5]}, "errors": {}}}, 1.0, ["hidden_failed", "passed"]),
+        ({**GOOD, "g1": {"probed": {}, "errors": {"a": "NotImplementedError"}}}, 1.0,
+         ["hidden_failed", "passed"]),
+        ({**GOOD, "g1": {"probed": {"a": "passed"}, "errors": {}}}, 1.0, ["hidden_failed", "passed"]),
+        ({**GOOD, "g2": {"probed": {"n": 0.5}, "errors": {}}}, 2.0, ["passed", "hidden_failed"]),
+        ({"g2": GOOD["g2"]}, 1.0, ["hidden_failed", "passed"]),  # nothing handed back for g1
+        ({**GOOD, "g1": {"probed": {"a": {"array": [1], "shape": [7], "dtype": "float"}},
+                         "errors": {}}}, 1.0, ["hidden_failed", "passed"]),  # malformed
+    ],
+)  # fmt: skip
+def test_the_grader_judges_the_probed_values(probes, score, statuses):
+    """Only values that match what the reference kernel computed earn points; errors, claims
+    ("passed"), missing or malformed values do not."""
+    state, _ = _score(probes)
+    assert state["score"] == score
+    assert [c["status"] for c in state["cells"]] == statuses
+
+
+def test_a_cell_that_never_ran_or_showed_an_error_scores_zero():
+    state, _ = _score(GOOD, executed=("g2",))
+    assert [c["status"] for c in state["cells"]] == ["not_run", "passed"]
+    nb = _graded_nb()
+    nb.cells[1].outputs = [new_output("error", ename="AssertionError", evalue="", traceback=[])]
+    source = _graded_nb()
+    st = {
+        "executed_grade_ids": {"g1", "g2"},
+        "probes": GOOD,
+        "expected": EXPECTED,
+        "hidden_blocks": {},
+        "source_nb": source,
+    }
+    _, resources = ScoreCells().preprocess(nb, {"autograder": st})
+    assert [c["status"] for c in resources["autograder"]["cells"]] == ["failed", "passed"]
+
+
+def test_constraints_are_judged_on_the_source():
+    rule = {"forbid": ["softmax"], "message": "no built-in softmax"}
+    state, nb = _score(GOOD, constraints=[rule])
+    assert [c["status"] for c in state["cells"]] == ["passed", "passed"]
+    cheat = "import scipy.special\n\ndef f(x):\n    return scipy.special.softmax(x) * 0 + x"
+    state, nb = _score(GOOD, constraints=[rule], answer=cheat)
+    assert [c["status"] for c in state["cells"]] == ["constraint_failed", "passed"]
+    shown = nb.cells[1].outputs[-1]
+    assert "scipy.special.softmax" in shown["evalue"] and "no built-in softmax" in shown["evalue"]
 
 
 def test_flags_make_the_row_flagged_but_keep_the_score():
+    source = _graded_nb()
     state = {
         "executed_grade_ids": {"g1", "g2"},
-        "verdicts": {"g1": True, "g2": True},
+        "probes": GOOD,
+        "expected": EXPECTED,
+        "hidden_blocks": {},
+        "source_nb": source,
         "flags": ["cell 3 (g1_answer): ast_transformers"],
         "status": "timeout",
         "reason": "cell 9 exceeded its time limit (20 s)",
     }
-    _, resources = ScoreCells().preprocess(_graded_nb(), {"autograder": state})
+    _, resources = ScoreCells().preprocess(copy.deepcopy(source), {"autograder": state})
     state = resources["autograder"]
     assert (state["status"], state["score"]) == ("flagged", 3.0)
     assert state["reason"] == (
         "flagged: cell 3 (g1_answer): ast_transformers; cell 9 exceeded its time limit (20 s)"
     )
+
+
+# --- the hidden-block split and the probe run --------------------------------------------------
+BLOCK = """from course_utils.grading import expect, probe
+hidden_rng = np.random.default_rng(3)
+hidden_x = hidden_rng.normal(size=4)
+hidden_model = build_model()
+fill_weights(hidden_model, 3)
+
+
+def ref_f(x):
+    return np.tanh(x)
+
+
+probe("out", hidden_model(hidden_x))
+expect("out", ref_f(hidden_x), atol=1e-5)
+"""
+
+
+def test_the_student_side_never_gets_an_expect_or_a_reference():
+    block = split(BLOCK, {"np", "fill_weights"})
+    student, reference = "\n".join(block.student), "\n".join(block.reference)
+    assert "expect(" not in student and "ref_f" not in student
+    assert "build_model" not in reference and "probe(" not in reference
+    assert "fill_weights(hidden_model, 3)" in student  # an effect on what the probe reads
+    assert "hidden_rng.normal" in student and "hidden_rng.normal" in reference
+    assert block.student_keys[-1] == ["out"] and block.probes == block.expects == ["out"]
+
+
+@pytest.mark.parametrize(
+    ("source", "problem"),
+    [
+        ('probe("a", f())', "every probe needs one expect"),
+        ('probe("a", f())\nexpect("a", f())', "reads f, which only the student's code"),
+        ('def ref_g():\n    return 1\nprobe("a", ref_g())\nexpect("a", 1)', "reference helper"),
+        ("probe(k, f())\nexpect(k, 1)", "literal key"),
+        ('x = 1\nprobe("a", f())\nexpect("a", 1)', "feeds no probe and no expect"),
+        ('probe("a", f())\nexpect("a", 1, tolerance=2)', "no keyword 'tolerance'"),
+        ('constrain(forbid="softmax" + "")\nprobe("a", f())\nexpect("a", 1)', "literal"),
+    ],
+)
+def test_the_lint_rejects_what_could_leak_or_not_judge(source, problem):
+    with pytest.raises(HiddenTestError, match=problem):
+        split(source, {"probe", "expect", "constrain"})
+
+
+def test_probe_code_runs_each_statement_on_its_own():
+    namespace = {"__builtins__": __builtins__}
+    code = probe_code(["x = 1 / 0", "y = 2"], [[], []])
+    exec(compile(code, "<test>", "exec"), namespace)  # a failing statement does not stop the rest
+    assert "_autograder_probes" not in namespace
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        None,
+        {"user_expressions": {"p": {"status": "error"}}},
+        {"user_expressions": {"p": {"status": "ok", "data": {"text/plain": "'not json'"}}}},
+        {"user_expressions": {"p": {"status": "ok", "data": {"text/plain": "__import__('os')"}}}},
+        {"user_expressions": {"p": {"status": "ok", "data": {"text/plain": repr('[1, 2]')}}}},
+        {"user_expressions": {"p": {"status": "ok", "data": {"text/plain": repr(
+            '{"probed": {}, "errors": {"a": 3}}')}}}},
+    ],
+)  # fmt: skip
+def test_a_malformed_collector_reply_is_no_values(reply):
+    assert parse_probes(reply) is None
+
+
+def test_the_collector_reply_is_parsed_as_data():
+    text = repr('{"probed": {"a": [1, 2]}, "errors": {"b": "NameError: x"}}')
+    reply = {"user_expressions": {"p": {"status": "ok", "data": {"text/plain": text}}}}
+    assert parse_probes(reply) == {"probed": {"a": [1, 2]}, "errors": {"b": "NameError: x"}}
 
 
 # --- ExecuteGraded: the display cap, without a kernel ---------------------------------------------
@@ -251,18 +388,3 @@ def test_timings_calibrate_the_cell_limits(tmp_path, chapter):
     edited = copy.deepcopy(source)
     next(c for c in edited.cells if c.cell_type == "code").source += "\n# edited"
     assert timing_file.Timings().chapter(str(path), "00_x", edited) is None  # out of date
-
-
-def test_hidden_tests_that_never_ran_are_named():
-    state = {
-        "executed_grade_ids": {"g1", "g2"},
-        "verdicts": {"g1": True, "g2": True},
-        "hidden_tests": {"g1": "assert True"},
-        "hidden_results": {},
-        "status": "kernel_died",
-    }
-    _, resources = ScoreCells().preprocess(_graded_nb(), {"autograder": state})
-    assert resources["autograder"]["notes"] == [
-        "hidden tests of g1 did not run (they run after the last cell, and the kernel stopped "
-        "first): scored 0"
-    ]
