@@ -83,6 +83,7 @@ def to_plain(value: Any, _depth: int = 0) -> Any:
 def probe(key: str, value: Any) -> Any:
     """Record ``value`` (what the student's code computed) under ``key``; return it."""
     _probed[key] = to_plain(value)
+    _errors.pop(key, None)  # a key reused by a later grade cell starts afresh
     return value
 
 
@@ -190,6 +191,7 @@ def _failed(keys: list[str], exc: BaseException) -> None:
     text = f"{type(exc).__name__}: {exc}".splitlines()[0][:200] if str(exc) else type(exc).__name__
     for key in keys:
         _errors[key] = text
+        _probed.pop(key, None)
 
 
 def _take() -> str:
