@@ -432,9 +432,9 @@ def test_constraint_attacks_break_a_stated_constraint():
         rules = blocks[grade_id].constraints
         assert rules, f"{grade_id} states no constraint"
         others = [src for aid, (_, src) in answers.items() if aid != answer_id]
-        assert judge(rules, real, [], others, setup).ok, answer_id
+        assert judge(rules, real, others, setup).ok, answer_id
         for what, source in attacks.ANSWERS[answer_id]:
-            verdict = judge(rules, source, [], others, setup)
+            verdict = judge(rules, source, others, setup)
             assert not verdict.ok, f"{answer_id}: {what} keeps every constraint"
 
 

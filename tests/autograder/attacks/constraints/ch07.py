@@ -32,12 +32,20 @@ def _eval(loss_line: str, extra: str = "", head: str = "") -> str:
     )
 
 
+# Builds the compiled loss container the way compute_loss would, so it can be called by hand.
+_BUILD = (
+    "        if not self._compile_loss.built:\n"
+    "            self._compile_loss.build(data[1], self(data[0]))\n"
+)
 _COMPUTE = "loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)"
 
 EVAL_ANSWERS = [
     (
-        "require compute_loss: the compiled loss object plus the layers' losses by hand",
-        _eval("loss = self.loss(y, y_pred, sample_weight=sample_weight) + sum(self.losses)"),
+        "require compute_loss: the compiled loss container (model._compile_loss) plus the layers' losses by hand",
+        _eval(
+            "loss = self._compile_loss(y, y_pred, sample_weight) + sum(self.losses)",
+            head=_BUILD,
+        ),
     ),
     (
         "forbid compiled_loss (Keras 2), in a branch that never runs",
@@ -94,8 +102,11 @@ def _clip(
 
 CLIP_ANSWERS = [
     (
-        "require compute_loss: the compiled loss object plus the layers' losses by hand",
-        _clip("loss = self.loss(y, y_pred, sample_weight=sample_weight) + sum(self.losses)"),
+        "require compute_loss: the compiled loss container (model._compile_loss) plus the layers' losses by hand",
+        _clip(
+            "loss = self._compile_loss(y, y_pred, sample_weight) + sum(self.losses)",
+            before=_BUILD,
+        ),
     ),
     (
         "require clip_by_global_norm: the global norm scaling written by hand",
@@ -115,7 +126,7 @@ CLIP_ANSWERS = [
             clip_lines="        tf.clip_by_global_norm(grads, self.clip_norm)\n"
             "        flat = tf.concat([tf.reshape(g, [-1]) for g in grads], axis=0)\n"
             "        flat = tf.clip_by_norm(flat, self.clip_norm)\n"
-            "        sizes = [int(tf.size(g)) for g in grads]\n"
+            "        sizes = [g.shape.num_elements() for g in grads]\n"
             "        grads = [tf.reshape(p, g.shape) for p, g in zip(tf.split(flat, sizes), grads)]\n"
         ),
     ),
@@ -291,12 +302,13 @@ TWO_ANSWERS = [
         ),
     ),
     (
-        "require compute_loss: the compiled loss object called by hand",
+        "require compute_loss: the compiled loss container (model._compile_loss) called by hand",
         _two(
+            head=_BUILD,
             tape_lines="        with tf.GradientTape() as tape:\n"
             "            y_pred = self(x, training=True)\n"
-            "            loss = self.loss(y, y_pred, sample_weight=sample_weight) + sum(self.losses)\n"
-            "        base_grads, head_grads = tape.gradient(loss, [base_vars, head_vars])\n"
+            "            loss = self._compile_loss(y, y_pred, sample_weight) + sum(self.losses)\n"
+            "        base_grads, head_grads = tape.gradient(loss, [base_vars, head_vars])\n",
         ),
     ),
     (
