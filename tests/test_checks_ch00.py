@@ -2,6 +2,7 @@
 
 import importlib
 import importlib.util
+import json
 from pathlib import Path
 
 import forgery  # tests/forgery.py (tests/ is on sys.path via conftest)
@@ -527,17 +528,73 @@ def chapter():
     }
 
 
+def setup_namespace():
+    import course_utils
+    from course_utils import plots
+
+    return {
+        "np": np,
+        "tf": tf,
+        "keras": keras,
+        "course_utils": course_utils,
+        "checks": checks,
+        "plots": plots,
+        "size": "small",
+    }
+
+
 def run_hidden(chapter, grade_id, answer):
     """Run ``answer`` and the grade cell's hidden block in one namespace, the way stock
     nbgrader does (expects compare at once); raise what the block raises."""
     from autograder.hidden_tests import hidden_source
     from course_utils import grading
 
-    grading._probed.clear()
-    grading._errors.clear()
-    namespace = {"np": np, "tf": tf, "keras": keras, "checks": checks}
+    grading._take()
+    namespace = setup_namespace()
     exec(compile(answer, "<answer>", "exec"), namespace)
     exec(compile(hidden_source(chapter["cells"][grade_id]), "<hidden>", "exec"), namespace)
+
+
+def run_split(chapter, grade_id, answer):
+    """Judge ``answer`` the way ``python -m autograder grade`` does: the student side of the
+    hidden block statement by statement after the answer (a statement that raises records an
+    error for its probes), the reference side alone in a namespace with only the Setup names,
+    then compare. Returns ``{key: (ok, why)}``."""
+    from course_utils import grading
+
+    block = chapter["blocks"][grade_id]
+    grading._take()
+    namespace = setup_namespace()
+    exec(compile(answer, "<answer>", "exec"), namespace)
+    namespace = dict(namespace)
+    for keys, source in zip(block.student_keys, block.student, strict=True):
+        try:
+            exec(compile(source, "<hidden tests>", "exec"), namespace)
+        except Exception as exc:
+            grading._failed(keys, exc)
+    got = json.loads(grading._take())
+    expected: dict = {}
+    grading._record(expected)
+    try:
+        reference = setup_namespace()
+        for source in block.reference:
+            exec(compile(source, "<reference>", "exec"), reference)
+    finally:
+        grading._record(None)
+    assert sorted(expected) == sorted(block.probes)
+    verdicts = {}
+    for key, spec in expected.items():
+        if key in got["errors"]:
+            verdicts[key] = (False, got["errors"][key])
+        elif key not in got["probed"]:
+            verdicts[key] = (False, "nothing probed")
+        else:
+            verdicts[key] = grading.compare(got["probed"][key], spec["value"], spec)
+    return verdicts
+
+
+def split_passes(chapter, grade_id, answer) -> bool:
+    return all(ok for ok, _ in run_split(chapter, grade_id, answer).values())
 
 
 def solution(chapter, answer_id):
@@ -560,8 +617,11 @@ SOLUTIONS = [
 
 @pytest.mark.parametrize("answer_id", SOLUTIONS)
 def test_hidden_block_passes_the_solution(chapter, answer_id):
-    """Does each hidden block pass the instructor's solution, run in one namespace?"""
+    """Does each hidden block pass the instructor's solution, both in one namespace (stock
+    nbgrader) and split into its student and reference sides (the grader)?"""
     run_hidden(chapter, f"{answer_id}_test", solution(chapter, answer_id))
+    verdicts = run_split(chapter, f"{answer_id}_test", solution(chapter, answer_id))
+    assert all(ok for ok, _ in verdicts.values()), verdicts
 
 
 #: Wrong answers that the visible check does not catch; the hidden block must.
@@ -658,9 +718,11 @@ def sgd_epoch(w, b, x, y, lr, batch_size, loss_fn):
     ids=[f"{g}-{i}" for g, answers in HIDDEN_ONLY.items() for i in range(len(answers))],
 )
 def test_hidden_block_catches_what_the_visible_check_misses(chapter, grade_id, answer):
-    """Does the hidden block fail answers that would pass (or dodge) the visible check?"""
+    """Does the hidden block fail answers that would pass (or dodge) the visible check, in
+    stock mode and in the grader's split?"""
     with pytest.raises(AssertionError, match="hidden test"):
         run_hidden(chapter, grade_id, answer)
+    assert not split_passes(chapter, grade_id, answer)
 
 
 def load_attacks():
@@ -697,11 +759,7 @@ def test_constraint_attacks_fail(chapter, answer_id, index):
     and fail the exercise: by its source (the constraint), or by the probes?"""
     what, answer = load_attacks().ANSWERS[answer_id][index]
     verdict = judge(chapter, answer_id, answer)
-    try:
-        run_hidden(chapter, f"{answer_id}_test", answer)
-        probes_ok = True
-    except AssertionError:
-        probes_ok = False
+    probes_ok = split_passes(chapter, f"{answer_id}_test", answer)
     if "by behaviour" in what:
         assert verdict.ok and not probes_ok, what
     else:
