@@ -93,7 +93,7 @@ HOOK_ATTRIBUTES = {
 }
 
 #: Attributes that are exec/eval when reached as an attribute (``builtins.exec``).
-EXEC_ATTRIBUTES = {"exec", "eval", "compile", "__import__"}
+EXEC_ATTRIBUTES = {"exec", "eval", "__import__"}  # not `compile`: model.compile(...)
 #: A string constant at least this long made only of base64/hex characters is "encoded".
 ENCODED_MIN = 48
 

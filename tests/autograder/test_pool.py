@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 from traitlets.config import Config
 
 from autograder import execute
 from autograder.grade import GradeRunner
+from autograder.reference import References
 from autograder.results import COLUMNS, csv_text
 
 
@@ -30,6 +32,10 @@ def _fake_grade(self, job, on_kernel_start=None, workdir=None):
 def test_stuck_worker_is_killed_and_others_are_graded(monkeypatch, tmp_path):
     """Is a worker stuck past the notebook deadline killed, a crashed one reported, and every other student still graded?"""
     monkeypatch.setattr(execute.NotebookGrader, "grade", _fake_grade)
+    # No instructor notebook here: the expected values are "ready" (the fake grade ignores them).
+    monkeypatch.setattr(
+        References, "ensure", lambda self, sources, parallel=1: ({"x": Path("x.json")}, {})
+    )
     parent, built = os.getpid(), []
     real_init = execute.NotebookGrader.__init__
 
