@@ -737,7 +737,7 @@ def judge(chapter, answer_id, answer):
 
     rules = chapter["blocks"][f"{answer_id}_test"].constraints
     others = [solution(chapter, a) for a in SOLUTIONS if a != answer_id]
-    return constraints.judge(rules, answer, [], others, chapter["setup"])
+    return constraints.judge(rules, answer, others, chapter["setup"])
 
 
 def test_every_constraint_has_an_attack(chapter):
