@@ -2,8 +2,9 @@
 
 Each check drives the student's callbacks the way ``fit()`` does (``set_model``,
 ``on_train_begin``, ``on_epoch_end`` with a ``logs`` dict, ...) on a scripted sequence of
-metric values, or runs a tiny real ``fit()``, computes the expected result with its own plain
-Python reference, compares plain data, and raises :class:`~course_utils.checks.CheckFailed`
+metric values, or runs a tiny real ``fit()``, on FIXED inputs, compares what happens with
+values stored here (computed once, offline; nothing here computes an exercise's result for
+other inputs, which the grader's hidden tests use), and raises :class:`~course_utils.checks.CheckFailed`
 with a Chinese message naming the likely mistake: the wrong monitor or direction,
 ``patience`` counted over non-consecutive epochs, ``restore_best_weights`` forgotten, the
 batch index taken for a global step, a learning rate hard-coded instead of read from the
@@ -80,35 +81,19 @@ def _drive(callbacks, logs_per_epoch, model):
 # ---------------------------------------------------------------- exercise 5.1
 
 
-def reference_callbacks_requirement(val_acc, start_lr):
-    """Plain-Python reference of exercise 5.1's requirement on a val_accuracy sequence.
-
-    Returns ``(epochs_run, restored_epoch, saved_epoch, final_lr)``.
-    """
-    best, best_epoch, wait, run = None, 0, 0, len(val_acc)
-    for epoch, value in enumerate(val_acc):
-        if best is None or value - 0.005 > best:
-            best, best_epoch, wait = value, epoch, 0
-        else:
-            wait += 1
-            if wait >= 3 and epoch > 0:
-                run = epoch + 1
-                break
-    saved, top = None, -math.inf
-    lr, lr_best, lr_wait = start_lr, -math.inf, 0
-    for epoch, value in enumerate(val_acc[:run]):
-        if value > top:
-            saved, top = epoch, value
-        if value > lr_best + 1e-4:
-            lr_best, lr_wait = value, 0
-        else:
-            lr_wait += 1
-            if lr_wait >= 2 and lr > 1e-4 * (1 + 1e-6):
-                lr, lr_wait = max(lr * 0.5, 1e-4), 0
-    return run, best_epoch, saved, lr
+#: The fixed scripted epochs of check_callbacks_for_requirement and what the requirement gives
+#: on them (stored): epochs run, the epoch whose weights are restored, the epoch saved in the
+#: checkpoint (0-based) and the final learning rate.
+REQUIREMENT_VAL_ACC = (0.50, 0.60, 0.603, 0.59, 0.65, 0.652, 0.64, 0.63, 0.66, 0.67)
+REQUIREMENT_VAL_LOSS = (0.90, 0.80, 0.70, 0.60, 0.50, 0.45, 0.40, 0.35, 0.30, 0.25)
+#: (starting learning rate, stored outcome): from 1.5e-4 the halving stops at min_lr.
+REQUIREMENT_CASES = [
+    (3e-4, {"run": 8, "restored": 4, "saved": 5, "lr": 1.5e-4}),
+    (1.5e-4, {"run": 8, "restored": 4, "saved": 5, "lr": 1e-4}),
+]
 
 
-def run_callbacks_requirement(make_callbacks_fn, val_acc, val_loss, start_lr, folder):
+def _run_callbacks_requirement(make_callbacks_fn, val_acc, val_loss, start_lr, folder):
     """Drive the callbacks from ``make_callbacks_fn`` on scripted logs.
 
     Returns ``(epochs_run, restored_epoch, saved_epoch or None, final_lr)`` as plain numbers.
@@ -148,20 +133,25 @@ def run_callbacks_requirement(make_callbacks_fn, val_acc, val_loss, start_lr, fo
     return run, _marker(model), saved, _lr(model)
 
 
-def check_callbacks_for_requirement(
-    make_callbacks_fn,
-    val_acc=(0.50, 0.60, 0.603, 0.59, 0.65, 0.652, 0.64, 0.63, 0.66, 0.67),
-    val_loss=(0.90, 0.80, 0.70, 0.60, 0.50, 0.45, 0.40, 0.35, 0.30, 0.25),
-    start_lr=3e-4,
-) -> bool:
+def check_callbacks_for_requirement(make_callbacks_fn) -> bool:
     """Exercise 5.1: early stop on val_accuracy (patience 3, min_delta 0.005, best weights
     restored), best-only .keras checkpoint, LR halved after 2 flat epochs (>= 1e-4)."""
-    want_run, want_restored, want_saved, want_lr = reference_callbacks_requirement(
-        list(val_acc), start_lr
+    for start_lr, want in REQUIREMENT_CASES:
+        _check_requirement_case(make_callbacks_fn, start_lr, want)
+    return passed()
+
+
+def _check_requirement_case(make_callbacks_fn, start_lr, want) -> None:
+    want_run, want_restored, want_saved, want_lr = (
+        want["run"],
+        want["restored"],
+        want["saved"],
+        want["lr"],
     )
+    val_acc = list(REQUIREMENT_VAL_ACC)
     with tempfile.TemporaryDirectory() as folder:
-        run, restored, saved, lr = run_callbacks_requirement(
-            make_callbacks_fn, list(val_acc), list(val_loss), start_lr, folder
+        run, restored, saved, lr = _run_callbacks_requirement(
+            make_callbacks_fn, val_acc, list(REQUIREMENT_VAL_LOSS), start_lr, folder
         )
     if run != want_run:
         if run == len(val_acc):
@@ -195,7 +185,6 @@ def check_callbacks_for_requirement(
             f"训练结束时学习率是 {lr:.3g}，应为 {want_lr:.3g}：ReduceLROnPlateau 应监控 "
             "val_accuracy（mode='max'）、patience=2、factor=0.5、min_lr=1e-4"
         )
-    return passed()
 
 
 # ---------------------------------------------------------------- exercise 5.2
@@ -239,8 +228,9 @@ def _call_best(best_epoch_fn, logdir, **kwargs):
     return step, value
 
 
-def check_best_epoch_from_logs(best_epoch_fn, first_step: int = 3) -> bool:
+def check_best_epoch_from_logs(best_epoch_fn) -> bool:
     """Exercise 5.2: the right run and tag, min or max, the earliest tie, the logged step."""
+    first_step = 3
     with tempfile.TemporaryDirectory() as logdir:
         write_scalar_logs(logdir, _LOG_52, first_step=first_step)
         val_loss = np.float32(_LOG_52["validation"]["epoch_loss"]).astype("float64")
@@ -386,7 +376,7 @@ def _tiny_fit(*callbacks, epochs=3, n=20, batch_size=4, learning_rate=0.05, seed
 # ---------------------------------------------------------------- exercise 5.4
 
 
-def lr_recorder():
+def _lr_recorder():
     """A callback that records ``optimizer.learning_rate`` at every train batch begin."""
     import keras
 
@@ -400,28 +390,25 @@ def lr_recorder():
     return _LRRecorder()
 
 
-def expected_warmup(base_lr, warmup_steps, total_steps):
-    return [base_lr * min(1.0, (s + 1) / warmup_steps) for s in range(total_steps)]
+#: The fixed fit of check_lr_warmup (20 samples, batch 4, 3 epochs, SGD at 0.05, 7 warm-up
+#: steps) and the learning rate each of its 15 batches must see (stored).
+WARMUP_CASE = {"warmup_steps": 7, "base_lr": 0.05, "n": 20, "batch_size": 4, "epochs": 3}
+WARMUP_STORED = [0.05 * k / 7 for k in range(1, 7)] + [0.05] * 9
 
 
-def check_lr_warmup(
-    warmup_cls,
-    warmup_steps: int = 7,
-    base_lr: float = 0.05,
-    n: int = 20,
-    batch_size: int = 4,
-    epochs: int = 3,
-) -> bool:
+def check_lr_warmup(warmup_cls) -> bool:
     """Exercise 5.4: linear warm-up over global steps from the optimizer's own lr, then hands off."""
     import keras
 
+    warmup_steps, base_lr = WARMUP_CASE["warmup_steps"], WARMUP_CASE["base_lr"]
+    n, batch_size, epochs = WARMUP_CASE["n"], WARMUP_CASE["batch_size"], WARMUP_CASE["epochs"]
     cb = warmup_cls(warmup_steps=warmup_steps)
     if not isinstance(cb, keras.callbacks.Callback):
         fail("LinearWarmup 应继承 keras.callbacks.Callback")
-    rec = lr_recorder()
+    rec = _lr_recorder()
     _tiny_fit(cb, rec, epochs=epochs, n=n, batch_size=batch_size, learning_rate=base_lr)
     steps_per_epoch = -(-n // batch_size)
-    want = expected_warmup(base_lr, warmup_steps, steps_per_epoch * epochs)
+    want = WARMUP_STORED
     got = rec.lrs
     if len(got) != len(want):
         fail(f"记录到 {len(got)} 个批次，应为 {len(want)} 个")
@@ -456,7 +443,7 @@ def check_lr_warmup(
                 lr = float(np.asarray(self.model.optimizer.learning_rate))
                 self.model.optimizer.learning_rate = lr * 0.5
 
-    rec = lr_recorder()
+    rec = _lr_recorder()
     _tiny_fit(
         warmup_cls(warmup_steps=2),
         _HalveAfterFirstEpoch(),
