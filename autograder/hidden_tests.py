@@ -97,11 +97,11 @@ def _changed(node: ast.AST) -> set[str]:
     reads; an assignment or definition only the receiver of a method call
     (``hidden_a = hidden_rng.normal()``) or of an item or attribute assignment
     (``hidden_x[0] = 1``), so ``hidden_y = student_fn(hidden_x)`` changes nothing."""
-    if not isinstance(
-        node,
-        (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.FunctionDef, ast.AsyncFunctionDef,
-         ast.ClassDef, ast.Import, ast.ImportFrom),
-    ):  # fmt: skip
+    if isinstance(
+        node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
+    ):
+        return set()  # defining a function or importing changes nothing that exists
+    if not isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
         return free_names(node)
     names = set()
     for sub in ast.walk(node):
@@ -138,6 +138,17 @@ def setup_names(sources: list[str]) -> set[str]:
         for stmt in tree.body:
             names |= _bound(stmt)
     return names
+
+
+def _segment(source: str, stmt: ast.stmt) -> str:
+    """A top-level statement's source, decorators included (``get_source_segment`` starts a
+    decorated ``def`` at the ``def`` line, which would drop ``@tf.custom_gradient``)."""
+    decorators = getattr(stmt, "decorator_list", None)
+    if decorators:
+        lines = source.splitlines()
+        start = min(d.lineno for d in decorators) - 1  # the "@" line
+        return "\n".join(lines[start : stmt.end_lineno])
+    return ast.get_source_segment(source, stmt) or ast.unparse(stmt)
 
 
 def _literal(node: ast.AST, what: str, line: int):
@@ -228,7 +239,7 @@ def split(source: str, available: set[str] | None = None) -> HiddenBlock:
 
     for_student, for_reference = needs(PROBE), needs(EXPECT)
     for i, (stmt, kind) in enumerate(zip(stmts, kinds)):
-        text = ast.get_source_segment(source, stmt) or ast.unparse(stmt)
+        text = _segment(source, stmt)
         if kind is None and i not in for_student and i not in for_reference:
             raise HiddenTestError(
                 f"line {stmt.lineno}: `{text.splitlines()[0]}` feeds no probe and no expect"

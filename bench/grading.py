@@ -10,12 +10,19 @@ the instructor's answers), it measures
   a time (the target: ours s/notebook <= 1.2 x floor) and N at a time (a stricter view, where
   the chapters' own cells count against the grader);
 * **plain**: each chapter run top to bottom by nbclient with no grading at all (the notebook's
-  own cost on top of the floor), N at a time.
+  own cost on top of the floor), N at a time;
+* **baseline** (``--baseline REF``, e.g. the commit before a grading redesign): the grader and
+  chapters of that commit (a git worktree, its own ``course_utils`` first on ``PYTHONPATH``)
+  grading the same class of that commit's instructor answers, against ours, both
+  ``--no-sandbox`` (the worktree's course is not where the sandbox mounts it from), alternated
+  ``--rounds`` times; the fastest of each is compared. Our expected values are computed before
+  the timing (once per chapter version, as an instructor pays them) and reported apart.
 
 and prints seconds per notebook for each, the throughput ratio stock/ours and ours/floor.
 Run from the repository root::
 
     .venv/bin/python bench/grading.py --students 4 --workers 2
+    .venv/bin/python bench/grading.py --students 2 --baseline 3689335 --only-baseline
 """
 
 from __future__ import annotations
@@ -46,9 +53,10 @@ def env_small() -> dict[str, str]:
     return env
 
 
-def run(cmd, cwd=REPO, check=True) -> float:
+def run(cmd, cwd=REPO, check=True, extra_env=None) -> float:
     started = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, env=env_small(), capture_output=True, text=True)
+    env = {**env_small(), **(extra_env or {})}
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     if check and proc.returncode != 0:
         sys.exit(
@@ -99,6 +107,82 @@ def timed_kernels(paths: list[str | None], workers: int) -> tuple[float, list[fl
     return wall, per_run
 
 
+def _class(folder: Path, sources: list[Path], students: list[str]) -> None:
+    for ch in sources:
+        for s in students:
+            (folder / s).mkdir(parents=True, exist_ok=True)
+            shutil.copy(ch, folder / s / ch.name)
+
+
+def _grade_cmd(subs: Path, out: Path, workers: int) -> list[str]:
+    return [
+        PY, "-m", "autograder", "grade", str(subs), "--out", str(out), "--workers", str(workers),
+        "--no-progress", "--no-sandbox", "--db", "none",
+    ]  # fmt: skip
+
+
+def _full(csv_path: Path) -> tuple[int, int]:
+    with open(csv_path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    return sum(float(r["score"]) == float(r["max_score"]) for r in rows), len(rows)
+
+
+def compare_baseline(args, chapters: list[Path], students: list[str], tmp: Path) -> None:
+    """Ours against the grader of ``args.baseline`` on the same class (see the module doc)."""
+    tree = tmp / "baseline"
+    subprocess.run(
+        ["git", "worktree", "add", "--detach", str(tree), args.baseline],
+        cwd=REPO, check=True, capture_output=True,
+    )  # fmt: skip
+    try:
+        old_sources = [tree / "notebooks" / ch.name for ch in chapters]
+        old_sources = [p for p in old_sources if p.exists()]
+        _class(tmp / "baseline-class", old_sources, students)
+        _class(
+            tmp / "ours-class",
+            [ch for ch in chapters if (tree / "notebooks" / ch.name).exists()],
+            students,
+        )
+        n = len(old_sources) * len(students)
+        old_env = {"PYTHONPATH": str(tree)}
+        print("ours: expected values (once per chapter version) ...", flush=True)
+        from autograder.reference import References
+
+        started = time.perf_counter()
+        _, failed = References().ensure(
+            [ch for ch in chapters if (tree / "notebooks" / ch.name).exists()], args.workers
+        )
+        warm = time.perf_counter() - started
+        if failed:
+            sys.exit(f"expected values failed: {failed}")
+        old_times, new_times = [], []
+        for r in range(args.rounds):
+            print(
+                f"round {r + 1}/{args.rounds}: baseline {args.baseline}, then ours ...", flush=True
+            )
+            cmd = _grade_cmd(tmp / "baseline-class", tmp / f"baseline-{r}.csv", args.workers)
+            old_times.append(run(cmd, cwd=tree, extra_env=old_env))
+            cmd = _grade_cmd(tmp / "ours-class", tmp / f"ours-{r}.csv", args.workers)
+            new_times.append(run(cmd))
+        old_nb, new_nb = min(old_times) / n, min(new_times) / n
+        old_full, new_full = _full(tmp / "baseline-0.csv"), _full(tmp / "ours-0.csv")
+        print()
+        print(
+            f"class: {n} notebooks, --workers {args.workers}, --no-sandbox, best of {args.rounds}"
+        )
+        print(
+            f"{'baseline ' + args.baseline:34}{old_nb:12.2f} s/notebook  ({old_full[0]}/{old_full[1]} at full marks)"
+        )
+        print(f"{'ours':34}{new_nb:12.2f} s/notebook  ({new_full[0]}/{new_full[1]} at full marks)")
+        print(f"{'ours: expected values, once':34}{warm:12.2f} s for {len(old_sources)} chapters")
+        print(f"ours / baseline per notebook: {new_nb / old_nb:.3f}  (target <= 1.10)")
+        print()
+    finally:
+        subprocess.run(
+            ["git", "worktree", "remove", "--force", str(tree)], cwd=REPO, capture_output=True
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -117,6 +201,17 @@ def main() -> None:
         action="store_true",
         help="grade ours without the bubblewrap sandbox (default: sandboxed, as instructors run it)",
     )
+    parser.add_argument(
+        "--baseline",
+        default=None,
+        help="git commit whose grader to compare with ours (same class, both --no-sandbox)",
+    )
+    parser.add_argument(
+        "--only-baseline",
+        action="store_true",
+        help="with --baseline: skip stock nbgrader, the floor and the plain runs",
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="alternations with --baseline")
     args = parser.parse_args()
 
     chapters = list(paths.chapters().values())
@@ -131,6 +226,13 @@ def main() -> None:
         f"class: {len(students)} students x {len(chapters)} chapters = {n} notebooks; "
         f"{os.cpu_count()} cores; folder {tmp}"
     )
+
+    if args.baseline:
+        compare_baseline(args, chapters, students, tmp)
+        if args.only_baseline:
+            if not args.keep:
+                shutil.rmtree(tmp, ignore_errors=True)
+            return
 
     # --- stock nbgrader course -------------------------------------------------------------
     course = tmp / "course"

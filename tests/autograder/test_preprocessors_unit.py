@@ -298,6 +298,15 @@ def test_the_student_side_never_gets_an_expect_or_a_reference():
     assert block.student_keys[-1] == ["out"] and block.probes == block.expects == ["out"]
 
 
+def test_decorators_go_with_their_def():
+    source = (
+        "@tf.custom_gradient\ndef hidden_f(t):\n    return t, lambda u: u\n\n\n"
+        'probe("a", answer(hidden_f))\nexpect("a", 1.0)'
+    )
+    block = split(source, {"tf", "probe", "expect"})
+    assert block.student[0].startswith("@tf.custom_gradient\ndef hidden_f")
+
+
 @pytest.mark.parametrize(
     ("source", "problem"),
     [
