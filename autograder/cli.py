@@ -147,6 +147,24 @@ def _parser() -> argparse.ArgumentParser:
         help="instructor notebooks (default: notebooks), for the gradebook's cells",
     )
 
+    pu = sub.add_parser(
+        "publish",
+        help="write the student side (student copies, course_utils, data) to a folder of its own",
+    )
+    pu.add_argument("--out", type=Path, required=True, help="folder to write (must be empty)")
+    pu.add_argument(
+        "--repo-url",
+        default=None,
+        help="GitHub URL the folder will be pushed to: Colab badges and Setup cells point "
+        "there (default: REPO_URL of course_utils/config.py)",
+    )
+    pu.add_argument(
+        "--force", action="store_true", help="replace what --out holds (a .git folder is kept)"
+    )
+    pu.add_argument(
+        "--source", type=Path, default=NOTEBOOKS, help="instructor notebooks (default: notebooks)"
+    )
+
     sub.add_parser("config", help="list every configurable option with its help and default")
 
     li = sub.add_parser(
@@ -264,6 +282,23 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "merge":
         return _merge(args, config)
+
+    if args.command == "publish":
+        from autograder.publish import PublishError, publish
+
+        try:
+            done = publish(
+                args.out, args.repo_url, force=args.force, config=config, source_dir=args.source
+            )
+        except PublishError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        for path in done["stale"]:
+            print(f"note: {path} differs from a fresh release (published the fresh one)")
+        if done["note"]:
+            print(f"note: {done['note']}")
+        print(f"Published {len(done['notebooks'])} chapters for {done['repo_url']} -> {args.out}")
+        return 0
 
     if args.command == "config":
         print(config_help())
