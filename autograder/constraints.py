@@ -103,6 +103,11 @@ def _names_and_strings(tree: ast.AST, aliases: dict[str, str]):
         and isinstance(n.body[0].value, ast.Constant)
     }
     for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            for decorator in node.decorator_list:  # a bare @tf.function calls tf.function
+                name = _dotted(decorator, aliases)
+                if name:
+                    called.add(name)
         if isinstance(node, (ast.Attribute, ast.Name)):
             name = _dotted(node, aliases)
             if name:
