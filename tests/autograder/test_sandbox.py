@@ -447,3 +447,20 @@ def test_output_is_capped_per_notebook(hostile_class):
     assert (
         hostile_class["rows"]["g_flood"]["score"] == hostile_class["rows"]["g_flood"]["max_score"]
     )
+
+
+def test_grader_package_is_masked_where_a_mount_would_expose_it(monkeypatch, tmp_path):
+    """A non-editable install puts the grader next to course_utils in site-packages: whatever
+    read-only mount contains the grader's package, the sandbox hides it under an empty tmpfs."""
+    from autograder import sandbox as sb
+
+    package = Path(sb.__file__).resolve().parent
+    monkeypatch.setattr(Sandbox, "read_only_paths", lambda self: [str(package.parent)])
+    monkeypatch.setattr(Sandbox, "executable", lambda self: "/usr/bin/bwrap")
+    cmd = Sandbox().command(["true"], tmp_path, tmp_path / "conn")
+    masked = [cmd[i + 1] for i, arg in enumerate(cmd) if arg == "--tmpfs"]
+    assert str(package) in masked, cmd
+    assert cmd.index("--tmpfs", cmd.index(str(package.parent))) > cmd.index(str(package.parent))
+    monkeypatch.setattr(Sandbox, "read_only_paths", lambda self: ["/usr/lib/python3/dist-packages"])
+    cmd = Sandbox().command(["true"], tmp_path, tmp_path / "conn")
+    assert str(package) not in cmd  # not mounted at all: nothing to mask
