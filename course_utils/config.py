@@ -234,25 +234,59 @@ def _upgrade_name(module: str) -> str:
     return module.replace("_", "-")
 
 
+def _metadata_version(module: str) -> str | None:
+    """The installed version of ``module`` read from package metadata, without importing it.
+
+    TensorFlow is looked up by the builds that ship its folder (any build name); ``None`` when
+    the metadata is missing or, for TensorFlow, when builds of different versions are installed.
+    """
+    if module == "tensorflow":
+        versions = {version for _, version in tensorflow_builds()}
+        return versions.pop() if len(versions) == 1 else None
+    from importlib import metadata
+
+    try:
+        return metadata.version(module.replace("_", "-"))
+    except Exception:  # PackageNotFoundError, or broken metadata
+        return None
+
+
 def require(**minimums: str) -> dict[str, str]:
     """Check installed package versions, e.g. ``require(tensorflow="2.16", keras="3.0")``.
 
     Returns the installed versions, as each imported module reports them (``tf.__version__``),
     so any TensorFlow build counts. Raises ``RuntimeError`` with a message in Chinese and
     English that says what to install when a package is missing, too old or fails to import.
+
+    Notebooks call it before they import TensorFlow or Keras: what the installed metadata can
+    tell (TensorFlow missing, too old, several builds over each other; any package too old) is
+    reported without importing anything, so a broken install gets this message rather than a
+    raw traceback; only then is each module imported to confirm its version.
     """
     found: dict[str, str] = {}
     problems = []
-    for name, minimum in minimums.items():
+    own_fix = set()  # modules whose problem text already carries its own fix line
+    tf_problem = tensorflow_problem() if "tensorflow" in minimums else None
+    # TensorFlow first: Keras (and most else here) imports it.
+    for name in sorted(minimums, key=lambda n: n != "tensorflow"):
+        minimum = minimums[name]
         dist = name.replace("_", "-")
+        if name == "tensorflow" and tf_problem:
+            problems.append(tf_problem.replace("\n", "\n  "))
+            own_fix.add(name)
+            continue
+        known = _metadata_version(name)
+        if known is not None and _version_tuple(known) < _version_tuple(minimum):
+            problems.append(f"{dist}: 已安装 {known}, 需要 >= {minimum}")
+            continue
+        if tf_problem:
+            continue  # importing it would import the broken TensorFlow: fix that first
         error = _import_error(name)
         if error == "":
             problems.append(f"{dist}: 未安装 (not installed), 需要 >= {minimum}")
             continue
         if error is not None:
             problems.append(f"{dist}: 已安装但无法导入 (installed but fails to import): {error}")
-            if name == "tensorflow" and tensorflow_problem():
-                problems.append(tensorflow_problem().replace("\n", "\n  "))
             continue
         version = installed_version(name)
         if version is None:
@@ -262,11 +296,18 @@ def require(**minimums: str) -> dict[str, str]:
         if _version_tuple(version) < _version_tuple(minimum):
             problems.append(f"{dist}: 已安装 {version}, 需要 >= {minimum}")
     if problems:
-        wanted = " ".join(f'"{_upgrade_name(n)}>={v}"' for n, v in minimums.items())
+        wanted = " ".join(
+            f'"{_upgrade_name(n)}>={v}"' for n, v in minimums.items() if n not in own_fix
+        )
+        fix = (
+            f"\n修复 (fix): pip install -U {wanted}  然后重启内核 (then restart the kernel)"
+            if wanted and len(own_fix) < len(problems)
+            else ""
+        )
         raise RuntimeError(
             "版本不满足课程要求 (package versions too old for this course):\n  "
             + "\n  ".join(problems)
-            + f"\n修复 (fix): pip install -U {wanted}  然后重启内核 (then restart the kernel)"
+            + fix
         )
     return found
 

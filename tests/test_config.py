@@ -227,3 +227,35 @@ def test_require_upgrades_the_build_that_is_installed(tmp_path):
     assert "已安装 2.16.2, 需要 >= 2.17" in message
     assert 'pip install -U "tensorflow-cpu>=2.17"' in message
     assert '"tensorflow>=' not in message
+
+
+def test_require_reports_a_broken_install_without_importing_it(tmp_path):
+    """Attack: tensorflow pip-installed over tensorflow-cpu while the kernel runs (course_utils is
+    already imported), then the Setup cell re-run. Does require() name both builds and the fix
+    before anything imports the broken TensorFlow (whose import here kills the process)?"""
+    site = _fake_site(tmp_path, [("tensorflow-cpu", "2.16.2")], init="import os; os._exit(97)\n")
+    second = site / "tensorflow-2.21.0.dist-info"
+    code = (
+        "import pathlib, course_utils\n"
+        f"info = pathlib.Path({str(second)!r}); info.mkdir()\n"
+        "(info / 'METADATA').write_text('Name: tensorflow\\nVersion: 2.21.0\\n\\n')\n"
+        "(info / 'top_level.txt').write_text('tensorflow\\n')\n"
+        "course_utils.require(tensorflow='2.16', keras='3.0')\n"
+    )
+    out = _python(code, site)
+    assert out.returncode == 1, (out.returncode, out.stderr)  # 97: TensorFlow was imported
+    message = out.stderr[out.stderr.index("RuntimeError") :]
+    assert "tensorflow 2.21.0, tensorflow-cpu 2.16.2" in message
+    assert "pip uninstall -y tensorflow tensorflow-cpu" in message
+    assert '"tensorflow>=' not in message  # no generic line that would add a third build
+
+
+def test_require_reports_too_old_from_metadata_without_importing(tmp_path):
+    """Is a too-old TensorFlow reported from its metadata, before importing it (even when its
+    import would crash)?"""
+    site = _fake_site(tmp_path, [("tensorflow-cpu", "2.16.2")], init="import os; os._exit(97)\n")
+    out = _python("import course_utils\ncourse_utils.require(tensorflow='2.17')", site)
+    assert out.returncode == 1, (out.returncode, out.stderr)
+    message = out.stderr[out.stderr.index("RuntimeError") :]
+    assert "已安装 2.16.2, 需要 >= 2.17" in message
+    assert 'pip install -U "tensorflow-cpu>=2.17"' in message
