@@ -19,12 +19,14 @@ from course_utils.config import (
     require,
     reset_session,
 )
+from course_utils.hints import hint
 
 __all__ = [
     "MIN_TENSORFLOW",
     "REPO_URL",
     "check_tensorflow",
     "course_size",
+    "hint",
     "in_colab",
     "is_small",
     "pick",

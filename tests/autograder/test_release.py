@@ -34,6 +34,15 @@ def test_committed_copies_match_a_fresh_release(release):
     )
 
 
+def test_committed_hints_match_the_notebooks(release):
+    """Does course_utils/hints.json hold exactly the hints of the notebooks' answer cells
+    (refresh: `python -m autograder release`; the drift check above covers it too)?"""
+    problems = release.hints_drift(REPO / "notebooks")
+    assert not problems, "hints out of date, run `python -m autograder release`:\n" + "\n".join(
+        problems
+    )
+
+
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=ids)
 def test_release_is_deterministic(release, chapter):
     """Does releasing the same chapter twice give identical text?"""
