@@ -126,6 +126,14 @@ def _parser() -> argparse.ArgumentParser:
         help="nbgrader gradebook (SQLAlchemy URL) to write the grades into; default "
         "sqlite:///<folder of --out>/gradebook.db; `none` writes none",
     )
+    gr.add_argument(
+        "--course",
+        default=None,
+        metavar="DIR",
+        help="nbgrader course folder to write for formgrader: submitted/ and autograded/ "
+        "notebooks and an nbgrader_config.py naming the gradebook (default: the folder of "
+        "--out; `none` writes none)",
+    )
     timing(gr)
 
     mg = sub.add_parser(
@@ -246,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
                 shard=args.shard,
                 roster=args.roster,
                 db_url=args.db,
+                course=args.course,
             )
         except (FileNotFoundError, RosterError) as exc:
             print(f"error: {exc}", file=sys.stderr)

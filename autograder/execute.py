@@ -66,6 +66,7 @@ class NotebookGrader(LoggingConfigurable):
         self._pipeline = [pp(parent=self) for pp in self.preprocessors]
         self._sources: dict[str, nbformat.NotebookNode] = {}
         self._expected: dict[str, dict] = {}
+        self._layout = None
         self.sandbox = Sandbox(parent=self)
         self._notebook_timeout = 1800.0
         for pp in self._pipeline:
@@ -111,7 +112,7 @@ class NotebookGrader(LoggingConfigurable):
             "status": "error",
             "message": "",
         }
-        nb = resources = None
+        nb = resources = submitted = None
         tmp = tempfile.mkdtemp(prefix="grade-", dir=workdir)
         # The kernel's private working directory (HOME in the sandbox); ``tmp/tmp`` is its /tmp.
         home = os.path.join(tmp, "home")
@@ -120,6 +121,7 @@ class NotebookGrader(LoggingConfigurable):
         try:
             row["max_score"] = self.max_points(job["source"])
             nb = read_submission(job["path"], self.max_size, job["student_id"])
+            submitted = copy.deepcopy(nb) if job.get("course") else None
             expected = self.expected(job)
             resources = {
                 "metadata": {"path": home},
@@ -156,6 +158,14 @@ class NotebookGrader(LoggingConfigurable):
             nb = None
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+        if job.get("course"):
+            try:
+                self._write_course(job, submitted, nb)
+            except Exception as exc:  # noqa: BLE001
+                self.log.exception("Course folder for %s failed", job["path"])
+                row["message"] = one_line(
+                    f"{row['message']}; graded notebook not written: {exc}".lstrip("; ")
+                )
         if job.get("feedback"):
             try:
                 self._write_feedback(job, nb, resources, row)
@@ -208,6 +218,21 @@ class NotebookGrader(LoggingConfigurable):
             earlier = state.get("reason") if state["status"] == "kernel_died" else ""
             state["status"] = "memory_limit"
             state["reason"] = "; ".join(r for r in (reason, earlier) if r)
+
+    def _write_course(self, job, submitted, nb) -> None:
+        """nbgrader's ``submitted/`` and ``autograded/`` notebooks (``autograder.course_layout``),
+        written before the feedback report changes ``nb``."""
+        from autograder.course_layout import CourseLayout
+
+        if self._layout is None:
+            self._layout = CourseLayout()
+        course = Path(job["course"])
+        if submitted is not None:
+            self._layout.write_submitted(course, job, submitted)
+        if nb is None:
+            self._layout.remove_autograded(course, job)
+        else:
+            self._layout.write_autograded(course, job, nb, self.source(job["source"]))
 
     def _write_feedback(self, job, nb, resources, row) -> None:
         if self.feedback_writer is None:

@@ -114,6 +114,13 @@ class FeedbackWriter(LoggingConfigurable):
         """Write the report of a graded notebook to ``path``."""
         nb.cells.insert(0, new_markdown_cell(self._banner(row)))
         nb.metadata.pop("widgets", None)
+        for cell in nb.cells:
+            # The template reads a score and a comment from every nbgrader cell; a written
+            # answer graded by hand has neither yet (the banner says points await a human).
+            meta = cell.metadata.get("nbgrader")
+            if meta and (meta.get("grade") or meta.get("solution") or meta.get("task")):
+                meta.setdefault("score", 0.0)
+                meta.setdefault("comment", "")
         self.sanitize(nb)
         res = {
             "nbgrader": {

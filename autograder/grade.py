@@ -320,8 +320,13 @@ def grade_folder(
     shard: tuple[int, int] | None = None,
     roster: Path | None = None,
     db_url: str | None = None,
+    course: Path | str | None = None,
 ) -> list[dict]:
     """Grade every submission under ``submissions_dir``; return the rows.
+
+    ``course`` is the nbgrader course folder to write (``autograder.course_layout``: the
+    ``submitted/`` and ``autograded/`` notebooks, an ``nbgrader_config.py`` naming the
+    gradebook); default: the folder of ``out_csv``; ``"none"``: none.
 
     Writes ``out_csv``, the per-cell results next to it (``.json``) and nbgrader's gradebook at
     ``db_url`` (default: SQLite ``gradebook.db`` next to the CSV; ``"none"``: no gradebook).
@@ -356,6 +361,11 @@ def grade_folder(
         if students is not None:
             students = {sid: v for sid, v in students.items() if shard_of(sid, n) == k}
     jobs, rows = build_jobs(submissions, Path(source_dir), feedback_dir, known)
+    from autograder.course_layout import NO_COURSE, write_config
+
+    course_dir = None if course == NO_COURSE else Path(course or Path(out_csv).parent).resolve()
+    for job in jobs:
+        job["course"] = str(course_dir) if course_dir else None
     sandbox = sandbox_mode(config, bool(jobs))  # raises SandboxError: refuse before grading
     rows += GradeRunner(config=config).run(jobs)
     if students is not None:
@@ -363,13 +373,15 @@ def grade_folder(
     for row in rows:
         row["sandbox"] = sandbox
     write_results(Path(out_csv), rows, shard)
-    if db_url != NO_DB:
-        url = db_url or default_db_url(out_csv)
-        course_id = config.CourseDirectory.get("course_id") or "default_course"
+    course_id = config.CourseDirectory.get("course_id") or "default_course"
+    url = None if db_url == NO_DB else db_url or default_db_url(out_csv)
+    if url:
         try:
             write_gradebook(url, rows, known, course_id, students)
         except Exception as exc:
             raise GradebookError(url, out_csv, exc) from exc
+    if course_dir is not None and jobs:
+        write_config(course_dir, url, course_id)
     return rows
 
 

@@ -271,8 +271,23 @@ def _structure(gb, stem: str, source: Path) -> None:
             gb.update_or_create_solution_cell(gid, stem, stem)
 
 
-def _record(gb, row: dict) -> None:
-    """Write one graded row: the submission and the auto score of each autograded cell."""
+#: Row statuses whose notebook was never read: nothing of it is left for a human to grade.
+_UNREAD = ("error", "symlink", "too_large")
+
+
+def _manual_ids(source: Path) -> list[str]:
+    """grade_ids of the instructor notebook's cells a human grades (``course_layout``)."""
+    from autograder.course_layout import manual_grade_ids
+
+    return manual_grade_ids(nbformat.read(str(source), as_version=4))
+
+
+def _record(gb, row: dict, manual: list[str] = ()) -> None:
+    """Write one graded row: the submission and the auto score of each autograded cell.
+
+    Cells graded by hand (``manual``) get no auto score and wait for a human in formgrader
+    (``needs_manual_grade``), as after nbgrader's autograde; a manual score already given is
+    kept. A notebook that could not be read leaves nothing to grade: 0, no review."""
     stem, sid = row["notebook"], row["student_id"]
     scores = {c["grade_id"]: float(c["score"]) for c in row.get("cells", [])}
     submission = gb.update_or_create_submission(stem, sid)
@@ -285,6 +300,13 @@ def _record(gb, row: dict) -> None:
     for gid, score in scores.items():
         grades[gid].auto_score = score
         grades[gid].needs_manual_grade = False
+    for gid in manual:
+        grade = grades.get(gid)
+        if grade is None or grade.manual_score is not None:
+            continue
+        unread = row["status"] in _UNREAD
+        grade.auto_score = 0.0 if unread else None
+        grade.needs_manual_grade = not unread
     try:
         gb.db.commit()
     except Exception:
@@ -332,6 +354,7 @@ def write_gradebook(
                 _structure(gb, stem, sources[stem])
             for sid in students:
                 gb.update_or_create_student(sid, **(roster or {}).get(sid, {}))
+        manual = {stem: _manual_ids(sources[stem]) for stem in stems}
         written = 0
         for row in sorted(rows, key=lambda r: (r["student_id"], r["notebook"])):
             if row["status"] == "missing":
@@ -340,6 +363,6 @@ def write_gradebook(
                 except MissingEntry:
                     pass
             else:
-                _record(gb, row)
+                _record(gb, row, manual[row["notebook"]])
             written += 1
         return written
