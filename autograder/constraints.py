@@ -42,6 +42,8 @@ DYNAMIC_ATTRIBUTES = frozenset(
 )  # fmt: skip
 DYNAMIC_MODULES = ("importlib", "ctypes", "imp", "pydoc", "runpy", "code", "codeop", "marshal")
 ATTRIBUTE_BUILTINS = frozenset({"getattr", "setattr", "delattr", "hasattr"})
+#: Calls a student may make anywhere without breaking a constraint: asking for a hint.
+ALLOWED = frozenset({"course_utils.hint", "course_utils.hints.hint", "course_utils.hints"})
 
 
 @dataclass(frozen=True)
@@ -249,8 +251,8 @@ def judge(rules: list[dict], answer: str, others: list[str], setup: list[str]) -
     used, called, strings = set(), set(), set()
     for tree in trees:
         u, c, st = _names_and_strings(tree, aliases)
-        used |= u
-        called |= c
+        used |= u - ALLOWED
+        called |= c - ALLOWED
         strings |= st
     for rule in rules:
         message = rule.get("message", "")
