@@ -173,6 +173,19 @@ def _parser() -> argparse.ArgumentParser:
         "--source", type=Path, default=NOTEBOOKS, help="instructor notebooks (default: notebooks)"
     )
 
+    rp = sub.add_parser(
+        "report",
+        help="one HTML page for the instructor: score distributions, pass rates and the most "
+        "frequent check messages per exercise, submissions to review",
+    )
+    rp.add_argument("results", type=Path, help="grades.csv (or its grades.json) from grade/merge")
+    rp.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="HTML file to write (default: next to RESULTS, grades.csv -> grades.html)",
+    )
+
     sub.add_parser("config", help="list every configurable option with its help and default")
 
     li = sub.add_parser(
@@ -307,6 +320,18 @@ def main(argv: list[str] | None = None) -> int:
         if done["note"]:
             print(f"note: {done['note']}")
         print(f"Published {len(done['notebooks'])} chapters for {done['repo_url']} -> {args.out}")
+        return 0
+
+    if args.command == "report":
+        from autograder.report import ReportError, write_report
+
+        try:
+            out, report = write_report(args.results, args.out)
+        except ReportError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        n, chapters = report.students, len(report.chapters)
+        print(f"Class report ({n} students, {chapters} chapters) -> {out}")
         return 0
 
     if args.command == "config":

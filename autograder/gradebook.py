@@ -1,8 +1,9 @@
 """Per-cell results, the roster, and writing grades into nbgrader's gradebook.
 
 * ``CellRecorder`` (appended to each grading worker's pipeline) and ``finish_row`` give every
-  CSV row a ``cells`` list: one ``{grade_id, score, max_score, status}`` per autograded cell of
-  the instructor notebook, in order, so the row's ``max_score`` is always the chapter's.
+  CSV row a ``cells`` list: one ``{grade_id, score, max_score, status, message}`` per
+  autograded cell of the instructor notebook, in order, so the row's ``max_score`` is always
+  the chapter's.
 * ``read_roster`` / ``missing_rows``: ``--roster students.csv`` gives a ``missing`` row (score 0)
   for each roster student who handed in nothing for a chapter being graded.
 * ``write_gradebook`` writes the rows into nbgrader's gradebook through its own API
@@ -89,7 +90,8 @@ def job_points(job: dict) -> dict[str, float]:
 
 def complete_cells(points: dict[str, float], cells: list[dict] | None, absent: str) -> list[dict]:
     """One entry per autograded cell in ``points``, in order: the recorded one, or
-    ``{score: 0, status: absent}`` for a cell that was not recorded."""
+    ``{score: 0, status: absent}`` for a cell that was not recorded; ``message`` is why a
+    recorded cell failed (``ScoreCells``), empty otherwise."""
     by_id = {c["grade_id"]: c for c in cells or [] if c.get("grade_id") in points}
     out = []
     for gid, pts in points.items():
@@ -102,6 +104,7 @@ def complete_cells(points: dict[str, float], cells: list[dict] | None, absent: s
                 "score": float(cell.get("score", 0.0)),
                 "max_score": float(pts),
                 "status": cell.get("status", absent),
+                "message": str(cell.get("message", "") or ""),
             }
         )
     return out

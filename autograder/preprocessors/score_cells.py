@@ -16,6 +16,18 @@ from autograder.statuses import CellStatus, RowStatus
 from course_utils.grading import compare
 
 MAX_DETAIL = 200  # characters of one probe's error shown (the text comes from the kernel)
+MAX_MESSAGE = 200  # characters of a failed cell's check message kept in the results
+
+
+def check_message(outputs) -> str:
+    """The first line of the first error a cell showed (a visible check's ``CheckFailed``
+    message), clipped to ``MAX_MESSAGE`` characters; the error's name if it had no text."""
+    error = next((o for o in outputs if o.get("output_type") == "error"), None)
+    if error is None:
+        return ""
+    lines = str(error.get("evalue", "") or "").strip().splitlines()
+    text = lines[0].strip() if lines else str(error.get("ename", "") or "")
+    return text[:MAX_MESSAGE]
 
 
 def student_sources(nb, source_nb) -> tuple[dict[str, str], list[str]]:
@@ -87,6 +99,7 @@ class ScoreCells(NbGraderPreprocessor):
                 continue
             gid = cell.metadata.nbgrader["grade_id"]
             points = float(cell.metadata.nbgrader["points"])
+            message = ""  # why the cell failed, for the class report (autograder.report)
             if gid not in executed:
                 status, detail = CellStatus.NOT_RUN, ""
                 cell.outputs.append(
@@ -94,6 +107,7 @@ class ScoreCells(NbGraderPreprocessor):
                 )
             elif any(o.get("output_type") == "error" for o in cell.outputs):
                 status, detail = CellStatus.FAILED, ""
+                message = check_message(cell.outputs)
             else:
                 own = [a for a in self._answer_ids(source_nb, owners, gid) if a in answers]
                 mine = "\n\n".join(answers[a] for a in own)
@@ -108,13 +122,20 @@ class ScoreCells(NbGraderPreprocessor):
                         else self.hidden_failed_message
                     )
                     text = f"{title}: {detail}" if detail else title
+                    message = detail or title
                     cell.outputs.append(
                         new_output("error", ename=status.value, evalue=text, traceback=[text])
                     )
             score = points if status is CellStatus.PASSED else 0.0
             cell.metadata.nbgrader["score"] = score
             cells.append(
-                {"grade_id": gid, "score": score, "max_score": points, "status": status.value}
+                {
+                    "grade_id": gid,
+                    "score": score,
+                    "max_score": points,
+                    "status": status.value,
+                    "message": message,
+                }
             )
         if manual_points:
             notes.append(f"{manual_points:g} points need manual grading")
