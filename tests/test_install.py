@@ -4,9 +4,11 @@ One virtual environment, made the way README.md's "Without make (Windows)" secti
 ``tensorflow-cpu==2.16.2`` (a common CPU-server install) before the course goes in with the
 README's "Already have TensorFlow?" command. The tests check that pip kept that TensorFlow (no
 second build, numpy still 1.x), that chapter 00 runs there at small size, and that the README's
-``jupyter lab`` line serves the notebooks. The README's fresh-install line (``.[tf,course]``) is
-resolved there with ``pip --dry-run``: it would add ``tensorflow`` (installing TensorFlow 2.21
-for real takes minutes), which is why the README says to leave ``tf`` out over an existing one.
+last two lines (``python -m course_utils.workspace``, then ``jupyter lab``) serve the student's
+own copies of the chapters, without solutions or hidden tests. The README's fresh-install line
+(``.[tf,course]``) is resolved there with ``pip --dry-run``: it would add ``tensorflow``
+(installing TensorFlow 2.21 for real takes minutes), which is why the README says to leave
+``tf`` out over an existing one.
 
 Needs PyPI (the wheels); skipped only when PyPI cannot be reached and never in CI (``CI=true``).
 """
@@ -27,7 +29,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbexec import REPO, chapter_notebooks
+from nbexec import REPO
 
 TF_CPU = "tensorflow-cpu==2.16.2"
 # Every file git would put in a commit of the working tree (tracked and new, not ignored).
@@ -262,9 +264,20 @@ def test_chapter_runs_on_tensorflow_216(tf216, tmp_path):
     assert "TensorFlow 2.16.2" in banner and "size: small" in banner, banner
 
 
-def test_readme_jupyter_lab_serves_the_notebooks(tf216):
-    """Does the README's `jupyter lab` line, in that venv, serve the notebooks and chapter 00?"""
+def test_readme_jupyter_lab_serves_the_students_workspace(tf216):
+    """Do the README's workspace and `jupyter lab` lines, in that venv, serve the student's own
+    copies of the chapters (no solutions, no hidden tests) and open chapter 00?"""
+    (make_workspace,) = [ln for ln in WINDOWS if "course_utils.workspace" in ln]
+    assert make_workspace == "python -m course_utils.workspace", make_workspace
     (line,) = [ln for ln in WINDOWS if ln.startswith("jupyter lab")]
+    assert WINDOWS[-2:] == [make_workspace, line]
+    out = run(make_workspace, cwd=tf216["clone"], env=tf216["env"])
+    released = sorted(
+        p.name for p in (tf216["clone"] / "autograder" / "release").glob("*/[0-9][0-9]_*.ipynb")
+    )
+    workspace = tf216["clone"] / "workspace"
+    assert sorted(p.name for p in workspace.glob("*.ipynb")) == released, out
+    assert f"copied {len(released)} chapter(s)" in out
     port, token = _free_port(), "readme-test-token"
     # Test-only flags: a free port, no browser, a known token; root needs --allow-root.
     extra = f" --no-browser --ip=127.0.0.1 --port={port} --ServerApp.port_retries=0"
@@ -298,11 +311,15 @@ def test_readme_jupyter_lab_serves_the_notebooks(tf216):
                 last = exc
                 time.sleep(1)
         assert listing is not None, f"jupyter lab never answered: {last}"
-        # Given a notebook, JupyterLab serves its folder (notebooks/) and opens it.
+        # Given a notebook, JupyterLab serves its folder (workspace/) and opens it: the student
+        # copies alone, no instructor notebook.
         names = {item["name"] for item in listing["content"]}
         first = Path(line.split()[-1])
-        assert first.parent.name == "notebooks" and first.name in names
-        assert {p.name for p in chapter_notebooks()} | {"AUTHORING.md"} <= names
+        assert first.parent.name == "workspace" and first.name == released[0]
+        assert names == set(released), names
+        for name in released:
+            text = (workspace / name).read_text(encoding="utf-8")
+            assert "### BEGIN SOLUTION" not in text and "### BEGIN HIDDEN TESTS" not in text
         url = f"http://127.0.0.1:{port}/lab/tree/{first.name}?token={token}"
         with urllib.request.urlopen(url, timeout=10) as resp:
             assert resp.status == 200 and b"JupyterLab" in resp.read()
