@@ -11,7 +11,9 @@ Setup cells, then for each exercise in order
   cell must still fail: hidden tests decide on plain data with their own asserts.
 - (C) ``hardcoded[grade_id]``: an answer that hard-codes the visible case or ignores a stated
   constraint. The grade cell must fail.
-- (D) the real answer. The grade cell must pass.
+- (D) the real answer. The grade cell must pass, and its visible part (run as a cell of its own,
+  as in the student's copy) must show no ``Out:`` value: a visible check prints one line and
+  returns ``None``.
 
 It runs in one fresh kernel at small size. Because the skeleton holds nothing but Setup, answer
 cells and grade cells, (D) passing also proves each grade cell is self-contained, as
@@ -21,10 +23,14 @@ cells and grade cells, (D) passing also proves each grade cell is self-contained
 from __future__ import annotations
 
 import ast
+import contextlib
+import io
 from pathlib import Path
 
 import nbformat
 from nbexec import NOTEBOOKS, execute
+
+HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
 
 PRELUDE = '''\
 class _ForgeryAlwaysEqual:
@@ -105,6 +111,20 @@ ROLES = {
 }
 
 
+def passes(check, /, *args, **kwargs) -> str:
+    """Call a visible check as a grade cell does and assert that it passed the way a student sees
+    it: no exception, ``None`` returned (so no ``Out:`` under the cell) and exactly one printed
+    line, ``✅ ...``. Returns that line."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        result = check(*args, **kwargs)
+    name = getattr(check, "__name__", repr(check))
+    assert result is None, f"{name} returned {result!r}: its cell would show Out: {result!r}"
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("✅ "), f"{name} printed {lines!r}"
+    return lines[0]
+
+
 def defined_names(source: str) -> tuple[list[str], list[str], list[str]]:
     """Top-level (functions, classes, other assigned names) that ``source`` defines."""
     functions, classes, values = [], [], []
@@ -163,8 +183,22 @@ def build(nb, hardcoded: dict[str, str]):
         add(hardcoded[gid], gid, "setup")
         add(grade.source, gid, "C")
         add(real, gid, "setup")
-        add(grade.source, gid, "D")
+        # (D) in two cells: the grade cell as the student's copy has it (so its output is what
+        # a student sees under the cell), then its hidden block (tagged "hidden").
+        visible, marker, hidden = grade.source.partition(HIDDEN_BEGIN)
+        add(visible.rstrip() or "pass", gid, "D")
+        if marker:
+            add(marker + hidden, gid, "setup")
+            out.cells[-1].metadata["forgery"]["hidden"] = True
     return out
+
+
+def shown_value(cell) -> str | None:
+    """The ``Out:`` value a cell shows (its ``execute_result``), or ``None``."""
+    for o in cell.get("outputs", []):
+        if o.get("output_type") == "execute_result":
+            return str(o.get("data", {}).get("text/plain", ""))[:200]
+    return None
 
 
 def failed(cell) -> bool:
@@ -192,13 +226,24 @@ def problems(stem: str | Path, hardcoded: dict[str, str], cwd: Path | str) -> li
     for cell in run.cells:
         tag = cell.metadata["forgery"]
         gid, role = tag["grade_id"], tag["role"]
-        if role == "setup":
+        if role == "setup" and tag.get("hidden"):
+            if failed(cell):
+                issues.append(
+                    f"{gid}: the real answer fails the hidden tests when the grade cell runs with "
+                    f"only Setup and the answer cells (is it self-contained?): {error_line(cell)}"
+                )
+        elif role == "setup":
             if failed(cell):
                 issues.append(f"{gid or 'Setup'}: a setup cell failed: {error_line(cell)}")
         elif role == "D" and failed(cell):
             issues.append(
                 f"{gid}: the real answer fails when the grade cell runs with only Setup and the "
                 f"answer cells (is it self-contained?): {error_line(cell)}"
+            )
+        elif role == "D" and shown_value(cell) is not None:
+            issues.append(
+                f"{gid}: the visible grade cell shows Out: {shown_value(cell)} under the check's "
+                "message (a visible check must print its line and return None)"
             )
         elif role != "D" and not failed(cell):
             issues.append(f"{gid}: {ROLES[role]} PASSES the grade cell")

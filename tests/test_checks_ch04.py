@@ -60,7 +60,7 @@ def focal_numpy(y_true, y_pred):
 
 def test_focal_loss_accepts_a_correct_answer():
     """Does a clipped, modulated, per-sample keras.ops focal loss pass?"""
-    assert checks.check_focal_loss(loss_fn=focal_good)
+    forgery.passes(checks.check_focal_loss, loss_fn=focal_good)
 
 
 @pytest.mark.parametrize(
@@ -173,7 +173,7 @@ class PinballNumpy(PinballGood):
 
 def test_pinball_loss_accepts_a_correct_answer():
     """Does a Loss subclass honouring tau, kwargs and get_config pass?"""
-    assert checks.check_pinball_loss(loss_cls=PinballGood)
+    forgery.passes(checks.check_pinball_loss, loss_cls=PinballGood)
 
 
 @pytest.mark.parametrize(
@@ -275,7 +275,7 @@ def make_f1(
 
 def test_streaming_f1_accepts_a_correct_answer():
     """Does a metric that accumulates weighted tp/fp/fn and resets pass, at both thresholds?"""
-    assert checks.check_streaming_f1(metric_cls=make_f1())
+    forgery.passes(checks.check_streaming_f1, metric_cls=make_f1())
 
 
 class NotAMetric:
@@ -361,7 +361,7 @@ class NotASchedule:
 
 def test_warmup_schedule_accepts_a_correct_answer():
     """Does a cast + ops.where schedule with a full get_config pass?"""
-    assert checks.check_warmup_schedule(schedule_cls=make_schedule())
+    forgery.passes(checks.check_warmup_schedule, schedule_cls=make_schedule())
 
 
 @pytest.mark.parametrize(

@@ -53,7 +53,9 @@ def make_callbacks_factory(
 
 def test_callbacks_requirement_accepts_a_correct_answer():
     """Does the configuration the requirement asks for pass, at both starting learning rates?"""
-    assert checks.check_callbacks_for_requirement(make_callbacks_fn=make_callbacks_factory())
+    forgery.passes(
+        checks.check_callbacks_for_requirement, make_callbacks_fn=make_callbacks_factory()
+    )
 
 
 def test_callbacks_requirement_accepts_auto_mode():
@@ -72,7 +74,7 @@ def test_callbacks_requirement_accepts_auto_mode():
             ),
         ]
 
-    assert checks.check_callbacks_for_requirement(make_callbacks_fn=make_callbacks)
+    forgery.passes(checks.check_callbacks_for_requirement, make_callbacks_fn=make_callbacks)
 
 
 @pytest.mark.parametrize(
@@ -136,7 +138,7 @@ def make_best(pick="first", run_mode="given", cast=True, missing="raise", use_mo
 
 def test_best_epoch_accepts_a_correct_answer():
     """Does reading the run/tag, min or max, earliest tie, as (int, float) pass?"""
-    assert checks.check_best_epoch_from_logs(best_epoch_fn=make_best())
+    forgery.passes(checks.check_best_epoch_from_logs, best_epoch_fn=make_best())
 
 
 @pytest.mark.parametrize(
@@ -219,7 +221,7 @@ def make_stop(
 
 def test_stop_at_target_accepts_a_correct_answer():
     """Does a callback with named direction, consecutive patience, NaN stop and reset pass?"""
-    assert checks.check_stop_at_target(stop_cls=make_stop())
+    forgery.passes(checks.check_stop_at_target, stop_cls=make_stop())
 
 
 @pytest.mark.parametrize(
@@ -298,7 +300,7 @@ def make_warmup(counter="global", base="optimizer", formula="plus_one", after="l
 
 def test_lr_warmup_accepts_a_correct_answer():
     """Does a warm-up over global steps from the optimizer's lr, then hands-off, pass?"""
-    assert checks.check_lr_warmup(warmup_cls=make_warmup())
+    forgery.passes(checks.check_lr_warmup, warmup_cls=make_warmup())
 
 
 @pytest.mark.parametrize(

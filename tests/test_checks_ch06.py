@@ -49,7 +49,7 @@ def evaluate_tensor(model, dataset, metric):
 
 def test_evaluate_loop_accepts_a_correct_answer():
     """Does a loop that resets, uses training=False and returns a float pass?"""
-    assert checks.check_evaluate_loop(evaluate_fn=evaluate_good)
+    forgery.passes(checks.check_evaluate_loop, evaluate_fn=evaluate_good)
 
 
 @pytest.mark.parametrize(
@@ -122,7 +122,7 @@ def subset_tensor(model, layers_to_train, loss_fn, optimizer, x, y):
 
 def test_subset_step_accepts_a_correct_answer():
     """Does a step that updates only the chosen layers with training=True pass?"""
-    assert checks.check_subset_step(step_fn=subset_good)
+    forgery.passes(checks.check_subset_step, step_fn=subset_good)
 
 
 @pytest.mark.parametrize(
@@ -235,7 +235,7 @@ def lr_step_loss_after(model, loss_fn, optimizer):
 @pytest.mark.parametrize("fn", [lr_step_good, lr_step_signature])
 def test_lr_step_accepts_correct_answers(fn):
     """Do reduce_retracing with a tensor lr and an input_signature both pass?"""
-    assert checks.check_lr_train_step(make_step_fn=fn)
+    forgery.passes(checks.check_lr_train_step, make_step_fn=fn)
 
 
 @pytest.mark.parametrize(
@@ -298,7 +298,7 @@ def make_fit(mode="correct", training=True):
 
 def test_accumulated_fit_accepts_a_correct_answer():
     """Does averaged accumulation with an end-of-epoch flush and weighted loss pass?"""
-    assert checks.check_accumulated_fit(fit_fn=make_fit())
+    forgery.passes(checks.check_accumulated_fit, fit_fn=make_fit())
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.checks._core import check_close, check_shape, fail, passed, to_numpy
+from course_utils.checks._core import _ensure_close, _ensure_shape, fail, passed, to_numpy
 
 __all__ = [
     "check_gradient_descent_step",
@@ -121,7 +121,7 @@ _SOFTMAX_CASES = (
 _SOFTMAX_012 = [0.090030573, 0.244728471, 0.665240956]
 
 
-def check_softmax(fn: Callable) -> bool:
+def check_softmax(fn: Callable) -> None:
     """Check a numerically stable softmax over the last axis (chapter 00, exercise 0.1).
 
     Args:
@@ -137,7 +137,7 @@ def check_softmax(fn: Callable) -> bool:
         )
     for x, want in _SOFTMAX_CASES:
         out = _call_softmax(fn, x)
-        check_shape(out, x.shape, "softmax 的输出")
+        _ensure_shape(out, x.shape, "softmax 的输出")
         if not np.all(np.isfinite(out)):
             fail("输出里有 NaN 或 Inf：是否忘了先减去每一行的最大值？")
         if np.any(out < -1e-7):
@@ -148,7 +148,7 @@ def check_softmax(fn: Callable) -> bool:
             fail("每一列的和为 1，而不是每一行：softmax 沿错了轴，应沿最后一个轴 (axis=-1)。")
         if not _close(out.sum(axis=-1), np.ones(x.shape[:-1]), atol=1e-5):
             fail("每一行的概率之和应为 1：检查求和的 axis，以及是否用了 keepdims=True。")
-        check_close(
+        _ensure_close(
             out,
             np.array(want),
             "softmax 的输出",
@@ -160,7 +160,7 @@ def check_softmax(fn: Callable) -> bool:
     out = _call_softmax(fn, big)
     if not np.all(np.isfinite(out)):
         fail("logits 很大 (如 1000) 时出现 NaN：exp 溢出了。先减去最大值再取 exp。")
-    check_close(out, np.array([_SOFTMAX_012]), "大 logits 的 softmax", rtol=1e-4, atol=1e-6)
+    _ensure_close(out, np.array([_SOFTMAX_012]), "大 logits 的 softmax", rtol=1e-4, atol=1e-6)
     mixed = np.array([[-1000.0, -999.0, -998.0], [1000.0, 1001.0, 1002.0]], dtype="float32")
     out = _call_softmax(fn, mixed)
     if not np.all(np.isfinite(out)):
@@ -168,7 +168,7 @@ def check_softmax(fn: Callable) -> bool:
             "两行数值相差很大时出现 NaN：要减去每一行自己的最大值 "
             "(reduce_max(..., axis=-1, keepdims=True))，而不是整个张量的最大值。"
         )
-    check_close(
+    _ensure_close(
         out,
         np.array([_SOFTMAX_012, _SOFTMAX_012]),
         "逐行减最大值后的 softmax",
@@ -176,7 +176,7 @@ def check_softmax(fn: Callable) -> bool:
         atol=1e-6,
         hint="要减去每一行自己的最大值。",
     )
-    return passed("stable_softmax 正确且数值稳定")
+    passed("stable_softmax 正确且数值稳定")
 
 
 def _cubic_plus_cross(v):
@@ -207,7 +207,7 @@ _NUMERIC_CASES = (
 )
 
 
-def check_numeric_grad(fn: Callable) -> bool:
+def check_numeric_grad(fn: Callable) -> None:
     """Check a central-difference gradient ``numeric_grad(f, x, eps)`` (chapter 00, exercise 0.2).
 
     Args:
@@ -217,7 +217,7 @@ def check_numeric_grad(fn: Callable) -> bool:
     """
     for case in _NUMERIC_CASES:
         _numeric_grad_case(fn, case)
-    return passed("numeric_grad 是中心差分，并且用的是传入的 eps")
+    passed("numeric_grad 是中心差分，并且用的是传入的 eps")
 
 
 def _numeric_grad_case(fn: Callable, case: dict) -> None:
@@ -226,7 +226,7 @@ def _numeric_grad_case(fn: Callable, case: dict) -> None:
     out = to_numpy(fn(_cubic_plus_cross, x, eps), "numeric_grad 的结果").astype("float64")
     if not np.allclose(x, _NUMERIC_POINT, rtol=0, atol=1e-9):
         fail("numeric_grad 改动了传入的 x：先复制一份 (x.copy()) 再逐个扰动分量。")
-    check_shape(out, x.shape, "numeric_grad 的结果")
+    _ensure_shape(out, x.shape, "numeric_grad 的结果")
     if not np.all(np.isfinite(out)):
         fail("结果中有 NaN 或 Inf。")
     central = np.array(case["central"])
@@ -249,7 +249,7 @@ def _numeric_grad_case(fn: Callable, case: dict) -> None:
             f"用 eps={eps} 时结果却像是用很小的步长算出的：参数 eps 被忽略了。"
             "扰动的步长必须是传入的 eps。"
         )
-    check_close(
+    _ensure_close(
         out,
         central,
         "numeric_grad 的结果",
@@ -282,7 +282,7 @@ def _cube(t):
     return t**3
 
 
-def check_second_derivative(fn: Callable) -> bool:
+def check_second_derivative(fn: Callable) -> None:
     """Check ``second_derivative(f, x)`` built from nested GradientTapes (chapter 00, ex. 0.3).
 
     Args:
@@ -300,7 +300,7 @@ def check_second_derivative(fn: Callable) -> bool:
         first=0.644217687237691,  # sin(0.7)
         numeric=2.0,
     )
-    return passed("second_derivative 正确：用两层 GradientTape 求出了 f''(x)")
+    passed("second_derivative 正确：用两层 GradientTape 求出了 f''(x)")
 
 
 def _second_derivative_case(
@@ -334,7 +334,7 @@ def _second_derivative_case(
             "结果与对函数值做有限差分 (finite difference) 的结果一致，却不是 GradientTape 求出的"
             "导数：练习要求用两层 GradientTape 自动微分，不要用数值差分。"
         )
-    check_close(
+    _ensure_close(
         value,
         expected,
         "second_derivative 的结果",
@@ -397,7 +397,7 @@ def _run_step(fn: Callable, loss_fn: Callable) -> tuple[Any, float, float]:
     return loss, float(w.numpy()), float(b.numpy())
 
 
-def check_gradient_descent_step(fn: Callable) -> bool:
+def check_gradient_descent_step(fn: Callable) -> None:
     """Check one gradient-descent step ``fn(w, b, x, y, lr, loss_fn)`` (chapter 00, ex. 0.4).
 
     ``fn`` gets scalar ``tf.Variable`` s ``w``, ``b``, 1-D float32 tensors and a loss
@@ -424,7 +424,7 @@ def check_gradient_descent_step(fn: Callable) -> bool:
         fail("w 对了，b 不对：b 也要用它自己的梯度更新。")
     if _close(new_b, want_b) and not _close(new_w, want_w):
         fail("b 对了，w 不对：w 也要用它自己的梯度更新。")
-    check_close(
+    _ensure_close(
         new_w,
         want_w,
         "更新后的 w",
@@ -432,7 +432,7 @@ def check_gradient_descent_step(fn: Callable) -> bool:
         atol=1e-5,
         hint="应为 w - lr * dL/dw，L = loss_fn(y, w*x + b)。",
     )
-    check_close(new_b, want_b, "更新后的 b", rtol=1e-4, atol=1e-5, hint="应为 b - lr * dL/db。")
+    _ensure_close(new_b, want_b, "更新后的 b", rtol=1e-4, atol=1e-5, hint="应为 b - lr * dL/db。")
 
     if loss is None:
         fail("没有返回损失：函数最后要 return loss (更新前的损失)。")
@@ -442,7 +442,7 @@ def check_gradient_descent_step(fn: Callable) -> bool:
     value = float(value.reshape(()))
     if _close(value, _STEP_LOSS_AFTER):
         fail("返回的是更新之后的损失：请返回在 tape 里算出的、更新前的损失。")
-    check_close(
+    _ensure_close(
         value,
         _STEP_LOSS0,
         "返回的损失",
@@ -458,7 +458,7 @@ def check_gradient_descent_step(fn: Callable) -> bool:
             "梯度要由 tape.gradient 对 loss_fn(y, y_pred) 求出，不要手推梯度公式，也不要忽略"
             "传入的 loss_fn。"
         )
-    check_close(
+    _ensure_close(
         np.array([new_w, new_b]),
         np.array(_STEP_TANH),
         "改写了求导规则的损失上更新后的 (w, b)",
@@ -466,7 +466,7 @@ def check_gradient_descent_step(fn: Callable) -> bool:
         atol=1e-5,
         hint="在 tape 里计算 loss_fn(y, w*x + b)，用 tape.gradient 求梯度。",
     )
-    return passed("gradient_descent_step 正确：梯度来自 tape，一步更新后损失下降")
+    passed("gradient_descent_step 正确：梯度来自 tape，一步更新后损失下降")
 
 
 #: Visible case of exercise 0.5: 10 points of y = 3x - 1 + noise, batch size 4, w0 = b0 = 0,
@@ -503,7 +503,7 @@ def _run_epoch(fn: Callable, loss_fn: Callable, batch_size: int = _EPOCH_BATCH):
     return values, float(w.numpy()), float(b.numpy())
 
 
-def check_minibatch_epoch(fn: Callable) -> bool:
+def check_minibatch_epoch(fn: Callable) -> None:
     """Check one epoch of mini-batch gradient descent ``fn(w, b, x, y, lr, batch_size, loss_fn)``
     (chapter 00, exercise 0.5).
 
@@ -532,7 +532,7 @@ def check_minibatch_epoch(fn: Callable) -> bool:
         fail("每一步都用了全部样本：第 k 步只用第 k 个小批量 x[k*batch_size:(k+1)*batch_size]。")
     if _close(values, _EPOCH_LATE_LOSSES):
         fail("损失是更新之后才算的：每个小批量的损失要在 tape 里、更新之前算出。")
-    check_close(
+    _ensure_close(
         np.array([new_w, new_b]),
         np.array(_EPOCH_WB),
         "一个 epoch 后的 (w, b)",
@@ -540,7 +540,7 @@ def check_minibatch_epoch(fn: Callable) -> bool:
         atol=1e-5,
         hint="按顺序逐批更新：每批的损失是 loss_fn(yb, w*xb + b)，w、b 各减去 lr × 自己的梯度。",
     )
-    check_close(
+    _ensure_close(
         values,
         np.array(_EPOCH_LOSSES),
         "每一步的损失",
@@ -556,7 +556,7 @@ def check_minibatch_epoch(fn: Callable) -> bool:
             "每个小批量的梯度都要由 tape.gradient 对 loss_fn(yb, y_pred) 求出，不要手推梯度公式，"
             "也不要忽略传入的 loss_fn。"
         )
-    check_close(
+    _ensure_close(
         np.array([new_w, new_b, *values]),
         np.array([*_EPOCH_TANH_WB, *_EPOCH_TANH_LOSSES]),
         "改写了求导规则的损失上的 (w, b) 和每一步的损失",
@@ -564,4 +564,4 @@ def check_minibatch_epoch(fn: Callable) -> bool:
         atol=1e-5,
         hint="每个小批量都在 tape 里计算 loss_fn(yb, w*xb + b)，用 tape.gradient 求梯度。",
     )
-    return passed(f"sgd_epoch 正确：{n} 个样本、batch_size={_EPOCH_BATCH}，共 {steps} 步")
+    passed(f"sgd_epoch 正确：{n} 个样本、batch_size={_EPOCH_BATCH}，共 {steps} 步")

@@ -119,7 +119,7 @@ def _check_softmax_dense(layer, num_classes: int) -> None:
         )
 
 
-def check_mlp(model) -> bool:
+def check_mlp(model) -> None:
     """Exercise 1.1, ``build_mlp((28, 28), 64, 10)``: ``Input → Flatten → Dense(64, relu) →
     Dense(10, softmax)``, 50890 parameters, named ``"mlp"``."""
     from course_utils.inspect import count_params
@@ -144,10 +144,10 @@ def check_mlp(model) -> bool:
         fail(
             f"模型的名字应为 {MLP_NAME!r}，实际是 {model.name!r}：给 keras.Sequential 传 name=name"
         )
-    return passed(f"build_mlp 结构正确：{_layer_names(model)}，共 {actual} 个参数")
+    passed(f"build_mlp 结构正确：{_layer_names(model)}，共 {actual} 个参数")
 
 
-def check_conv_classifier(model) -> bool:
+def check_conv_classifier(model) -> None:
     """Exercise 1.2, ``build_conv_classifier(10)``: a Conv2D/MaxPooling2D stack to (5, 5, 64),
     then GlobalMaxPooling2D and Dense(10, softmax)."""
     _require_built_sequential(model, "build_conv_classifier 返回的模型", CONV_INPUT_SHAPE)
@@ -178,10 +178,10 @@ def check_conv_classifier(model) -> bool:
             "用 add() + summary() 逐层查看形状，再增减 Conv2D / MaxPooling2D 或改 filters"
         )
     _check_softmax_dense(layers[-1], CONV_NUM_CLASSES)
-    return passed(f"特征图 {expected} → 输出 {tuple(model.output_shape)}，结构正确")
+    passed(f"特征图 {expected} → 输出 {tuple(model.output_shape)}，结构正确")
 
 
-def check_probability_model(prob_model, logits_model) -> bool:
+def check_probability_model(prob_model, logits_model) -> None:
     """Exercise 1.3, the visible case: ``logits_model`` is ``Sequential([Input((5,)),
     Dense(4)])`` after ``fill_weights(logits_model, seed=13, scale=1.0)``; ``prob_model`` must
     share its weights and output the stored probabilities on the stored inputs."""
@@ -217,10 +217,10 @@ def check_probability_model(prob_model, logits_model) -> bool:
         fail("每一行的概率之和应为 1：是否忘了在最后加 layers.Softmax()？")
     if not np.allclose(probs, PROB_PROBS, atol=1e-5):
         fail("概率不等于 softmax(logits)：是否用了两次 softmax，或者 Softmax 的 axis 不是 -1？")
-    return passed("概率模型输出 softmax(logits)，并与 logits_model 共享权重")
+    passed("概率模型输出 softmax(logits)，并与 logits_model 共享权重")
 
 
-def check_freeze_except_last(model, result) -> bool:
+def check_freeze_except_last(model, result) -> None:
     """Exercise 1.4, the visible case: ``model`` is ``Sequential([Input((6,)), Dense(8),
     BatchNormalization(), Dense(3)])`` after ``freeze_except_last(model)`` returned ``result``."""
     if result is None:
@@ -239,7 +239,8 @@ def check_freeze_except_last(model, result) -> bool:
         fail("最后一层应保持可训练 (trainable=True)")
     n_trainable, n_frozen = int(result[0]), int(result[1])
     if (n_trainable, n_frozen) == FREEZE_COUNTS:
-        return passed(f"可训练 {n_trainable} 个参数，不可训练 {n_frozen} 个参数")
+        passed(f"可训练 {n_trainable} 个参数，不可训练 {n_frozen} 个参数")
+        return
     if n_trainable == FREEZE_TOTAL:
         fail(
             f"可训练参数数 {n_trainable} 等于总参数数：是否用了 model.weights 而不是 "
@@ -252,10 +253,10 @@ def check_freeze_except_last(model, result) -> bool:
     fail(
         f"参数个数不对：应为 (可训练, 不可训练) = {FREEZE_COUNTS}，实际是 {(n_trainable, n_frozen)}"
     )
-    return False  # unreachable: fail() raises
+    raise AssertionError("unreachable")
 
 
-def check_per_class_accuracy(result) -> bool:
+def check_per_class_accuracy(result) -> None:
     """Exercise 1.5, the visible case: ``per_class_accuracy(model_15, x_15, y_15, 4)``, where
     the model predicts 0, 1, 2, 0, 1, 2 and ``y_15 = [0, 1, 2, 1, 1, 0]`` (class 3 absent)."""
     num_classes = PER_CLASS_NUM_CLASSES
@@ -297,4 +298,4 @@ def check_per_class_accuracy(result) -> bool:
     if not np.all(np.isnan(values[~present])):
         missing = [int(c) for c in np.flatnonzero(~present)]
         fail(f"类别 {missing} 在 y 中没有出现，对应的元素应为 np.nan（不是 0：0 表示全错）")
-    return passed(f"{num_classes} 个类别的精度全部正确")
+    passed(f"{num_classes} 个类别的精度全部正确")

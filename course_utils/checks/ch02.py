@@ -158,7 +158,7 @@ VISIBLE_LAYER_SHAPES = {
 }
 
 
-def check_layer_output_shapes(result) -> bool:
+def check_layer_output_shapes(result) -> None:
     """Exercise 2.1, on the grade cell's visible model (``VISIBLE_LAYER_SHAPES``)."""
     if result is None:
         fail("函数返回了 None：是否忘了 return？")
@@ -180,7 +180,7 @@ def check_layer_output_shapes(result) -> bool:
         if got != want:
             hint = "要包含批次维 None。" if got == want[1:] else "用 layer.output.shape。"
             fail(f"层 '{name}' 的输出形状应为 {want}，实际是 {got}：{hint}")
-    return passed("每一层的输出形状都正确")
+    passed("每一层的输出形状都正确")
 
 
 #: The grade cell's visible model, ``toy_functional_model({"tags": 5, "title": 12, "text_body":
@@ -189,7 +189,7 @@ VISIBLE_INPUT_ORDER = ["tags", "title", "text_body"]
 VISIBLE_OUTPUT_ORDER = ["department", "priority"]
 
 
-def check_data_in_model_order(result, inputs: dict, targets: dict) -> bool:
+def check_data_in_model_order(result, inputs: dict, targets: dict) -> None:
     """Exercise 2.2, on the grade cell's visible model and data (``toy_data_for`` of it):
     ``(x_list, y_list)`` ordered like its ``model.inputs`` and ``model.output_names``."""
     if result is None:
@@ -218,7 +218,7 @@ def check_data_in_model_order(result, inputs: dict, targets: dict) -> bool:
                 fail(
                     f"{kind} 的第 {i} 项应是 '{name}' 的数据，实际是 {seen}：顺序要跟 {source} 一致，而不是字典里的顺序。"
                 )
-    return passed("列表的顺序与模型的输入、输出顺序一致")
+    passed("列表的顺序与模型的输入、输出顺序一致")
 
 
 # --- 2.3 losses inferred from the targets ---------------------------------------------------
@@ -279,7 +279,7 @@ def _loss_value(loss, y_true, y_pred) -> float:
     return float(np.mean(np.asarray(fn(y_true, y_pred), dtype="float64")))
 
 
-def check_losses_for_targets(losses, targets: dict, seed: int = 0) -> bool:
+def check_losses_for_targets(losses, targets: dict, seed: int = 0) -> None:
     """Exercise 2.3, on the grade cell's visible targets (``VISIBLE_TARGETS``): one loss per
     target, a name, an alias or a loss object that computes the loss the rules give."""
     if losses is None:
@@ -306,7 +306,7 @@ def check_losses_for_targets(losses, targets: dict, seed: int = 0) -> bool:
             fail(f"{why}；你给的 {losses[name]!r} 在这个目标上算不出来 ({type(exc).__name__})。")
         if not np.isclose(got, _loss_value(want, y, p), rtol=1e-4, atol=1e-6):
             fail(f"{why}，你给的是 {losses[name]!r}。")
-    return passed("每个目标的损失都与它的格式相符")
+    passed("每个目标的损失都与它的格式相符")
 
 
 # --- 2.4 a frozen base and a new head on a named layer ---------------------------------------
@@ -319,7 +319,7 @@ def check_frozen_head(
     output_name: str,
     num_classes: int,
     seed: int = 0,
-) -> bool:
+) -> None:
     """Exercise 2.4: one softmax head on ``layer_name``'s output, every base layer frozen."""
     _require_model(new_model, "add_frozen_head 的返回值")
     if new_model is base_model:
@@ -385,7 +385,7 @@ def check_frozen_head(
     got = _predict(new_model, xs)[0]
     if got.shape != want.shape or not np.allclose(got, want, atol=1e-5):
         fail(f"'{output_name}' 的输出与 softmax('{layer_name}' 的输出 · kernel + bias) 不符。")
-    return passed(f"新输出头接在 '{layer_name}' 上，原模型的层全部冻结并被复用")
+    passed(f"新输出头接在 '{layer_name}' 上，原模型的层全部冻结并被复用")
 
 
 # --- 2.5 a residual block -------------------------------------------------------------------
@@ -407,7 +407,7 @@ def _dense_weights(model, name: str) -> tuple[np.ndarray, np.ndarray]:
     return weights[0], bias
 
 
-def check_dense_residual_block(block_fn, width: int, units: int, seed: int = 0) -> bool:
+def check_dense_residual_block(block_fn, width: int, units: int, seed: int = 0) -> None:
     """Exercise 2.5: Dense(relu) -> Dense -> Add(shortcut) -> ReLU, projecting only when needed."""
     import keras
 
@@ -510,4 +510,4 @@ def check_dense_residual_block(block_fn, width: int, units: int, seed: int = 0) 
     counts = [node["class"] for node in _graph_or_fail(stacked).values()]
     if counts.count("Add") != 2 or counts.count("Dense") != want_dense + 2:
         fail(f"连续搭两个块时，应有 2 个 Add 和 {want_dense + 2} 个 Dense 层。{fresh}")
-    return passed("残差块的主路径、捷径和激活函数都接对了")
+    passed("残差块的主路径、捷径和激活函数都接对了")

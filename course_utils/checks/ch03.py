@@ -104,7 +104,7 @@ _PRELU_EXPECTED = np.array([[1.0, 1.5, -0.5, 3.0], [0.5, -0.25, 2.0, -6.0]])
 _PRELU_SWAPPED = np.array([[-2.0, 0.375, -0.5, 4.5], [-0.25, -1.0, 2.0, -4.0]])
 
 
-def check_prelu_layer(layer_cls) -> bool:
+def check_prelu_layer(layer_cls) -> None:
     """Exercise 3.1: a PReLU with one trainable slope per feature, created in ``build``
     (visible case: ``alpha_init=0.25``, 4 features)."""
     import tensorflow as tf
@@ -152,13 +152,13 @@ def check_prelu_layer(layer_cls) -> bool:
     clone.set_weights(layer.get_weights())
     if not _close(_array(clone(x), "重建层的输出"), out, 1e-6):
         fail("from_config 重建并 set_weights 之后输出不同：检查 get_config 与 __init__ 的参数")
-    return passed()
+    passed()
 
 
 # ---------------------------------------------------------------- exercise 3.2
 
 
-def check_noise_layer(layer_cls) -> bool:
+def check_noise_layer(layer_cls) -> None:
     """Exercise 3.2: Gaussian noise only when ``training`` is true, fresh in every compiled
     step (visible case: ``stddev=0.5``; judged by the noise's statistics)."""
     import keras
@@ -205,7 +205,7 @@ def check_noise_layer(layer_cls) -> bool:
     clone = _round_trip(layer, name, {"stddev": stddev})
     if not np.array_equal(_array(clone(x, training=False), "重建层的输出"), x):
         fail("from_config 重建的层在推理时改变了输入")
-    return passed()
+    passed()
 
 
 # ---------------------------------------------------------------- exercise 3.3
@@ -324,7 +324,7 @@ def _matches_summary(out: np.ndarray, expected) -> bool:
     )
 
 
-def check_residual_block(block_cls) -> bool:
+def check_residual_block(block_cls) -> None:
     """Exercise 3.3: conv-BN-ReLU-conv-BN + shortcut (projected when channels differ), ReLU.
 
     Visible cases: ``filters=8`` on 3 channels (outputs compared with stored values, weights
@@ -374,7 +374,7 @@ def check_residual_block(block_cls) -> bool:
         fail("from_config 重建并设定同样的权重之后输出不同：检查 get_config")
     if model.predict(x, verbose=0).shape != (2, 2):
         fail("放进 Functional 模型后输出形状不对")
-    return passed()
+    passed()
 
 
 # ---------------------------------------------------------------- exercise 3.4
@@ -421,7 +421,7 @@ def _fill_branch(model, values: dict) -> None:
     _assign(model.trainable_weights, {v.shape: v for v in values.values()})
 
 
-def check_branch_model(model_cls) -> bool:
+def check_branch_model(model_cls) -> None:
     """Exercise 3.4: a two-branch subclassed model with the right maths, flags, config and fit
     (visible case: ``num_classes=3, width=6, dropout=0.5`` on 1-channel images)."""
     import keras
@@ -484,4 +484,4 @@ def check_branch_model(model_cls) -> bool:
     losses = [float(v) for v in history.history["loss"]]
     if not losses[-1] < 0.7 * losses[0]:
         fail(f"fit 之后损失没有下降 ({losses[0]:.3f} → {losses[-1]:.3f})：输出应是 logits")
-    return passed()
+    passed()

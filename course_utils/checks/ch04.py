@@ -66,7 +66,7 @@ _FOCAL_EXPECTED = np.array([0.0305704754, 0.197000086, 0.199624121, 0.167759895]
 _FOCAL_PLAIN_BCE = np.array([0.279776543, 0.436444491, 0.475705504, 0.553577065])
 
 
-def check_focal_loss(loss_fn) -> bool:
+def check_focal_loss(loss_fn) -> None:
     """Exercise 4.1 on the visible case: one value per sample, clipped, modulated by
     ``(1 - p_t) ** 2``, and the same inside a ``tf.function`` graph."""
     import tensorflow as tf
@@ -103,7 +103,7 @@ def check_focal_loss(loss_fn) -> bool:
     )
     if not _close(graph, expected):
         fail("在 tf.function 里的结果与即时执行不同：不要用 NumPy 或 Python 数值参与计算")
-    return passed()
+    passed()
 
 
 # ---------------------------------------------------------------- exercise 4.2
@@ -120,7 +120,7 @@ _PINBALL_MEAN_TAU_HALF = 0.35
 _PINBALL_MEAN_FLIPPED = 0.163333334
 
 
-def check_pinball_loss(loss_cls) -> bool:
+def check_pinball_loss(loss_cls) -> None:
     """Exercise 4.2 on the visible case (tau = 0.9): a ``Loss`` subclass honouring ``tau``,
     ``reduction``, ``sample_weight`` and ``get_config``."""
     import keras
@@ -181,7 +181,7 @@ def check_pinball_loss(loss_cls) -> bool:
     graph = _in_graph(loss, y_true, y_pred, what="PinballLoss ")
     if not _close(_scalar(graph, "图模式下的损失"), per_sample.mean()):
         fail("在 tf.function 里的结果不对：只用 keras.ops 计算")
-    return passed()
+    passed()
 
 
 # ---------------------------------------------------------------- exercise 4.3
@@ -291,12 +291,12 @@ def _f1_case(metric_cls, threshold, batches, stored) -> None:
         fail("get_config() 里应有 threshold：返回 {**super().get_config(), 'threshold': ...}")
 
 
-def check_streaming_f1(metric_cls) -> bool:
+def check_streaming_f1(metric_cls) -> None:
     """Exercise 4.3 on the visible cases (thresholds 0.5 and 0.3): counts accumulate over
     uneven batches, weighted, thresholded, resettable, and update_state runs in a graph."""
     for (threshold, batches), stored in zip(F1_CASES, _F1_STORED):
         _f1_case(metric_cls, threshold, batches, stored)
-    return passed()
+    passed()
 
 
 # ---------------------------------------------------------------- exercise 4.4
@@ -319,7 +319,7 @@ _WARMUP_STAIRS = _WARMUP_EXPECTED[:4] + [
 ]  # fmt: skip
 
 
-def check_warmup_schedule(schedule_cls) -> bool:
+def check_warmup_schedule(schedule_cls) -> None:
     """Exercise 4.4 on the visible case (peak 0.1, 4 warm-up steps, rate 0.5 every 3 steps):
     the formula at every step, tensor steps in a graph, config, and use by SGD."""
     import keras
@@ -375,4 +375,4 @@ def check_warmup_schedule(schedule_cls) -> bool:
         optimizer.apply([tf.constant(1.0)], [weight])
     if not _close(float(np.asarray(weight)), -sum(expected[:n_updates]), 1e-4, 1e-6):
         fail("交给 SGD 使用时，每一步的学习率与公式不符")
-    return passed()
+    passed()

@@ -133,12 +133,12 @@ def _run_callbacks_requirement(make_callbacks_fn, val_acc, val_loss, start_lr, f
     return run, _marker(model), saved, _lr(model)
 
 
-def check_callbacks_for_requirement(make_callbacks_fn) -> bool:
+def check_callbacks_for_requirement(make_callbacks_fn) -> None:
     """Exercise 5.1: early stop on val_accuracy (patience 3, min_delta 0.005, best weights
     restored), best-only .keras checkpoint, LR halved after 2 flat epochs (>= 1e-4)."""
     for start_lr, want in REQUIREMENT_CASES:
         _check_requirement_case(make_callbacks_fn, start_lr, want)
-    return passed()
+    passed()
 
 
 def _check_requirement_case(make_callbacks_fn, start_lr, want) -> None:
@@ -228,7 +228,7 @@ def _call_best(best_epoch_fn, logdir, **kwargs):
     return step, value
 
 
-def check_best_epoch_from_logs(best_epoch_fn) -> bool:
+def check_best_epoch_from_logs(best_epoch_fn) -> None:
     """Exercise 5.2: the right run and tag, min or max, the earliest tie, the logged step."""
     first_step = 3
     with tempfile.TemporaryDirectory() as logdir:
@@ -264,7 +264,7 @@ def check_best_epoch_from_logs(best_epoch_fn) -> bool:
             fail(f"日志里没有这个标签时应抛出 KeyError，实际抛出了 {type(exc).__name__}")
         else:
             fail("日志里没有 run/tag（例如 tag='epoch_auc'）时应抛出 KeyError，而不是返回一个值")
-    return passed()
+    passed()
 
 
 # ---------------------------------------------------------------- exercise 5.3
@@ -285,7 +285,7 @@ def _stop_run(callback, values, monitor):
     return run - 1 if model.stop_training else None
 
 
-def check_stop_at_target(stop_cls) -> bool:
+def check_stop_at_target(stop_cls) -> None:
     """Exercise 5.3: direction from the name, consecutive patience, NaN stops, reusable."""
     import keras
 
@@ -349,7 +349,7 @@ def check_stop_at_target(stop_cls) -> bool:
             f"在真实的 fit() 中训练了 {len(history.history['loss'])} 轮，应在 2 轮后停止："
             "设置的是 self.model.stop_training 吗？"
         )
-    return passed()
+    passed()
 
 
 def _tiny_fit(*callbacks, epochs=3, n=20, batch_size=4, learning_rate=0.05, seed=0):
@@ -396,7 +396,7 @@ WARMUP_CASE = {"warmup_steps": 7, "base_lr": 0.05, "n": 20, "batch_size": 4, "ep
 WARMUP_STORED = [0.05 * k / 7 for k in range(1, 7)] + [0.05] * 9
 
 
-def check_lr_warmup(warmup_cls) -> bool:
+def check_lr_warmup(warmup_cls) -> None:
     """Exercise 5.4: linear warm-up over global steps from the optimizer's own lr, then hands off."""
     import keras
 
@@ -458,4 +458,4 @@ def check_lr_warmup(warmup_cls) -> bool:
             "预热结束后学习率又被改回了初始值，别的回调（如 ReduceLROnPlateau）的调整被覆盖："
             "预热结束后不要再修改学习率"
         )
-    return passed()
+    passed()

@@ -102,7 +102,7 @@ def _evaluate_case():
 EVALUATE_STORED = {"right": 0.2727273, "no_reset": 0.3333333, "batch_mean": 0.25}
 
 
-def check_evaluate_loop(evaluate_fn) -> bool:
+def check_evaluate_loop(evaluate_fn) -> None:
     """Exercise 6.1: reset first, ``training=False``, one metric over the whole dataset, a float."""
     import keras
 
@@ -126,7 +126,7 @@ def check_evaluate_loop(evaluate_fn) -> bool:
     second = _python_float(evaluate_fn(model, dataset, metric), "第二次调用的返回值")
     if not _close(second, first, 1e-6):
         fail("连续调用两次结果不同：检查 metric.reset_state() 和 training=False")
-    return passed()
+    passed()
 
 
 # ---------------------------------------------------------------- exercise 6.2
@@ -186,7 +186,7 @@ SUBSET_STORED = {
 }
 
 
-def check_subset_step(step_fn) -> bool:
+def check_subset_step(step_fn) -> None:
     """Exercise 6.2: ``training=True``, only the chosen layers move (plain SGD), pre-update loss."""
     model, layers_to_train, loss_fn, optimizer, x, y = _subset_case()
     want = SUBSET_STORED
@@ -221,7 +221,7 @@ def check_subset_step(step_fn) -> bool:
                 "(apply(grads, variables) 或 apply_gradients(zip(grads, variables)))，"
                 "并且只更新一次"
             )
-    return passed()
+    passed()
 
 
 # ---------------------------------------------------------------- exercise 6.3
@@ -287,7 +287,7 @@ LR_STORED = {
 }
 
 
-def check_lr_train_step(make_step_fn) -> bool:
+def check_lr_train_step(make_step_fn) -> None:
     """Exercise 6.3: a compiled step that uses the given ``lr`` and traces at most twice."""
     model, recorder, loss_fn, optimizer, batches = _lr_case()
     want = LR_STORED
@@ -321,7 +321,7 @@ def check_lr_train_step(make_step_fn) -> bool:
             "都会触发重新追踪，批大小变化也会；把 lr 转成张量 (tf.constant) 并使用 "
             "reduce_retracing=True 或 input_signature"
         )
-    return passed()
+    passed()
 
 
 # ---------------------------------------------------------------- exercise 6.4
@@ -377,7 +377,7 @@ ACCUMULATE_STORED = [
 ]
 
 
-def check_accumulated_fit(fit_fn) -> bool:
+def check_accumulated_fit(fit_fn) -> None:
     """Exercise 6.4: averaged accumulated gradients, a flush at epoch end, sample-weighted loss."""
     import keras
     import tensorflow as tf
@@ -430,4 +430,4 @@ def check_accumulated_fit(fit_fn) -> bool:
                 f'history["loss"] 应为 {np.round(want["losses"], 5).tolist()}，'
                 f"实际是 {np.round(losses, 5).tolist()}"
             )
-    return passed()
+    passed()

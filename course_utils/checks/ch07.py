@@ -354,7 +354,7 @@ def _case_71(model_class):
     return model, x, y, w
 
 
-def check_weighted_test_step(model_class) -> bool:
+def check_weighted_test_step(model_class) -> None:
     """Exercise 7.1: ``test_step`` with ``training=False``, compiled loss and sample weights."""
     want = _STORED["7.1"]
     model, x, y, w = _case_71(model_class)
@@ -403,7 +403,7 @@ def check_weighted_test_step(model_class) -> bool:
         fail(
             "不带样本权重 (data 只有 (x, y)) 时结果不对：unpack_x_y_sample_weight 会给出 sample_weight=None"
         )
-    return passed()
+    passed()
 
 
 # ---------------------------------------------------------------- exercise 7.2
@@ -428,7 +428,7 @@ def _case_72(model_class):
     return model, x, y, w
 
 
-def check_clipnorm_train_step(model_class) -> bool:
+def check_clipnorm_train_step(model_class) -> None:
     """Exercise 7.2: one ``fit()`` step with the compiled loss, sample weights, global-norm clipping."""
     want = _STORED["7.2"]
     model, x, y, w = _case_72(model_class)
@@ -446,7 +446,8 @@ def check_clipnorm_train_step(model_class) -> bool:
         logs = _logs(getattr(history, "history", None), ["loss"], "history.history")
         if not _close(logs["loss"][0], want["loss"]):
             fail("history 里的 loss 不对：用这一步 compute_loss 得到的损失更新名为 loss 的指标")
-        return passed()
+        passed()
+        return
     if _close(after, want["unclipped"]):
         fail(
             "梯度没有被裁剪：用 tf.clip_by_global_norm(grads, self.clip_norm) 把全局范数限制在 self.clip_norm"
@@ -484,7 +485,7 @@ def _case_73(model_class):
     return model, x, y, x_val, y_val
 
 
-def check_penalty_trackers(model_class) -> bool:
+def check_penalty_trackers(model_class) -> None:
     """Exercise 7.3: loss / mse / penalty trackers, reset every epoch, listed in ``metrics``."""
 
     want = _STORED["7.3"]
@@ -538,7 +539,7 @@ def check_penalty_trackers(model_class) -> bool:
         fail(
             "evaluate() 的结果不对：test_step 用 training=False 计算同样的三个量，只更新追踪器，不更新权重"
         )
-    return passed()
+    passed()
 
 
 # ---------------------------------------------------------------- exercise 7.4
@@ -570,7 +571,7 @@ def _case_74(model_class):
     return model, base, head, base_opt, head_opt, x, y, w
 
 
-def check_two_speed_step(model_class) -> bool:
+def check_two_speed_step(model_class) -> None:
     """Exercise 7.4: base layers updated by ``base_optimizer``, head by the compiled optimizer."""
     want = _STORED["7.4"]
     model, base, head, base_opt, head_opt, x, y, w = _case_74(model_class)
@@ -609,4 +610,4 @@ def check_two_speed_step(model_class) -> bool:
         fail(
             "history 的 mae 不对：其余指标用 m.update_state(y, y_pred, sample_weight=sample_weight) 更新"
         )
-    return passed()
+    passed()

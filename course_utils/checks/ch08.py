@@ -83,7 +83,7 @@ PR_CASES = (
 )
 
 
-def check_precision_recall(fn) -> bool:
+def check_precision_recall(fn) -> None:
     """Exercise 8.1: ``(precision, recall)`` arrays of length ``num_classes``, NumPy only, on
     the fixed cases of :data:`PR_CASES` (the second has classes that never occur)."""
     _numpy_only(fn, "练习 8.1")
@@ -116,7 +116,7 @@ def check_precision_recall(fn) -> bool:
                 f"recall 不对{case}：应为 {np.round(want_r, 3).tolist()}，"
                 f"实际是 {np.round(r, 3).tolist()}"
             )
-    return passed()
+    passed()
 
 
 # ---------------------------------------------------------------- exercise 8.2
@@ -147,12 +147,12 @@ RBF_CASES = (
 )  # fmt: skip
 
 
-def check_rbf_roundtrip(layer_cls) -> bool:
+def check_rbf_roundtrip(layer_cls) -> None:
     """Exercise 8.2: the layer computes RBF features and survives ``.keras`` without
     custom_objects, on the fixed cases of :data:`RBF_CASES`."""
     for num_centers, gamma, centers, x, want in RBF_CASES:
         _check_rbf_case(layer_cls, num_centers, gamma, centers, x, want)
-    return passed()
+    passed()
 
 
 def _check_rbf_case(layer_cls, num_centers, gamma, centers, x, want) -> None:
@@ -276,7 +276,7 @@ def check_transfer_model(
     learning_rate: float = 2e-3,
     n_top: int = 3,
     fine_tune_lr: float = 1e-4,
-) -> bool:
+) -> None:
     """Exercise 8.3: the given base frozen under a new head; then its top layers unfrozen with
     every BatchNormalization kept frozen, and the model recompiled with a small learning rate."""
     import keras
@@ -340,7 +340,7 @@ def check_transfer_model(
         fail("微调时 base 中冻结的权重或 BatchNormalization 的统计量变了：检查各层的 trainable")
     if all(np.allclose(np.asarray(w), b) for w, b in zip(base.trainable_weights, before)):
         fail("微调一步后解冻的层没有变化：改了 trainable 之后要重新 compile")
-    return passed()
+    passed()
 
 
 # ---------------------------------------------------------------- exercise 8.4
@@ -373,7 +373,7 @@ ECE_STORED = {
 }
 
 
-def check_calibration_error(fn) -> bool:
+def check_calibration_error(fn) -> None:
     """Exercise 8.4: weighted ECE over ``n_bins`` equal-width confidence bins, a Python float,
     on the fixed inputs of :func:`calibration_data` with ``n_bins`` 10 and 7."""
     _numpy_only(fn, "练习 8.4")
@@ -406,7 +406,7 @@ def check_calibration_error(fn) -> bool:
             f"n_bins={n_bins} 时 ECE 应为 {stored['good']:.5f}，实际是 {got:.5f}："
             "置信度 = 最大概率，正确 = argmax 等于标签，区间为 (i/n_bins, (i+1)/n_bins]"
         )
-    return passed()
+    passed()
 
 
 # ---------------------------------------------------------------- probes for the hidden tests
