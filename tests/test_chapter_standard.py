@@ -35,7 +35,12 @@ def test_readme_lists_the_chapter_with_its_badge(path):
 def test_exercises_ramp_up_and_hide_tests(path):
     """At least four graded exercises, each with hidden tests, from easy to a real design task?"""
     nb = nbformat.read(str(path), as_version=4)
-    grades = [c for c in nb.cells if nbgrader(c).get("grade")]
+    # Autograded cells (a written answer graded by hand is a markdown answer cell).
+    grades = [
+        c
+        for c in nb.cells
+        if nbgrader(c).get("grade") and not nbgrader(c).get("solution") and c.cell_type == "code"
+    ]
     assert len(grades) >= 4
     for cell in grades:
         gid = nbgrader(cell)["grade_id"]

@@ -106,9 +106,11 @@ def test_max_score_is_the_instructors_when_a_cell_is_missing():
     row = finish_row(row, job, scored)
     assert row["max_score"] == 3.0 and "seconds" not in row
     assert row["cells"] == [
-        {"grade_id": "ch90_double_test", "score": 0.0, "max_score": 2.0, "status": "missing"},
-        {"grade_id": "ch90_size_test", "score": 1.0, "max_score": 1.0, "status": "passed"},
-    ]
+        {"grade_id": "ch90_double_test", "score": 0.0, "max_score": 2.0, "status": "missing",
+         "message": ""},
+        {"grade_id": "ch90_size_test", "score": 1.0, "max_score": 1.0, "status": "passed",
+         "message": ""},
+    ]  # fmt: skip
     # a cell the student invented is not a chapter cell and earns nothing
     cells = complete_cells(POINTS, scored + [{"grade_id": "bonus", "score": 100}], "missing")
     assert [c["grade_id"] for c in cells] == list(POINTS)
