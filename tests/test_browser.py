@@ -12,9 +12,15 @@ The server is the ``make lab`` command itself, given ``LAB_ARGS`` (port, token, 
 its own empty JupyterLab settings and workspaces folders (``JUPYTERLAB_SETTINGS_DIR``,
 ``JUPYTERLAB_WORKSPACES_DIR``), so that a developer's own settings cannot change what the test
 sees; it is shut down through its API, then by signal, and any kernel left is killed by its id.
-The student copy is copied into a fresh folder under the repository's git-ignored ``tmp/``
-(the lab's root is the repository, as with ``make lab``), so the committed release is never
-touched, and cells are found by their grade_id and the text they show, never by position.
+The student's workspace is a fresh folder under ``tmp_path`` (``make lab WORKSPACE=...``: the
+lab's root is that folder, as ``workspace/`` is for a student), so neither the committed release
+nor a real ``workspace/`` is touched, and cells are found by their grade_id and the text they
+show, never by position: an answer cell by its first line, the hint comment that names its
+grade_id (``course_utils.hint("<grade_id>")``; every answer typed keeps it), a check cell by its
+check call. The check's Chinese failure message and its one success line (a check returns None:
+no ``Out:`` value) are computed by the test from course_utils. The server must run in the
+repository root (its working directory is checked) while it serves the workspace, since
+nbgrader's Validate reads the root's ``nbgrader_config.py``.
 
 On failure a screenshot of the page, the page's HTML, the server log and the notebook as last
 saved are written to the test's ``tmp_path`` (their paths are printed); the screenshot, HTML and
@@ -32,7 +38,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -89,18 +94,28 @@ def _solution(instructor_source: str) -> str:
     )
 
 
-def _expected_feedback(wrong_source: str) -> str:
-    """The message the chapter's check gives for ``wrong_source``, computed here, not hard-coded."""
+def _expected_messages(wrong_source: str, right_source: str) -> tuple[str, str]:
+    """What the chapter's check says for ``wrong_source`` (its error message) and prints for
+    ``right_source`` (its one success line), computed here with course_utils, not hard-coded."""
+    import io
+
     import numpy as np
     import tensorflow as tf
 
     from course_utils import checks
 
-    namespace = {"tf": tf, "np": np}
-    exec(wrong_source, namespace)
+    def answer(source: str):
+        namespace = {"tf": tf, "np": np}
+        exec(source, namespace)
+        return namespace["stable_softmax"]
+
     with pytest.raises(AssertionError) as failure:
-        checks.check_softmax(fn=namespace["stable_softmax"])
-    return str(failure.value)
+        checks.check_softmax(fn=answer(wrong_source))
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        returned = checks.check_softmax(fn=answer(right_source))
+    assert returned is None, f"a visible check returns None (no Out:), got {returned!r}"
+    return str(failure.value), printed.getvalue().strip()
 
 
 # --- the server and the browser ------------------------------------------------------------------
@@ -113,8 +128,9 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def course_lab(log_path: Path, settings_dir: Path):
-    """``make lab`` on a free port with a token; yields (base_url, token); always stops it."""
+def course_lab(log_path: Path, settings_dir: Path, workspace: Path):
+    """``make lab`` on ``workspace``, on a free port with a token; yields (base_url, token);
+    always stops it."""
     port, token = _free_port(), "browser-test-token"
     args = (
         f"--no-browser --ip=127.0.0.1 --port={port} --IdentityProvider.token={token} "
@@ -131,7 +147,7 @@ def course_lab(log_path: Path, settings_dir: Path):
     (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            ["make", "lab", f"LAB_ARGS={args}"],
+            ["make", "lab", f"LAB_ARGS={args}", f"WORKSPACE={workspace}"],
             cwd=REPO,
             env=env,
             stdout=log,
@@ -156,9 +172,29 @@ def course_lab(log_path: Path, settings_dir: Path):
             if time.monotonic() > deadline:
                 raise AssertionError(f"JupyterLab never answered: {last_error}")
             time.sleep(0.5)
+        _assert_served_from_repo(proc.pid, workspace)
         yield base, token
     finally:
         _stop(proc, base, token)
+
+
+def _assert_served_from_repo(make_pid: int, workspace: Path) -> None:
+    """The server make started serves ``workspace`` but runs in the repository root: nbgrader's
+    Validate reads the ``nbgrader_config.py`` of the server's working directory (its handler's
+    ``os.getcwd()``), the root's, which sets the course's cell timeout."""
+    servers = []
+    for pid in _descendants(make_pid):
+        with contextlib.suppress(OSError):
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+            roots = [a.split("=", 1)[1] for a in argv if a.startswith("--ServerApp.root_dir=")]
+            if roots:
+                servers.append((pid, roots[-1]))
+    assert len(servers) == 1, f"expected one JupyterLab server under make, found {servers}"
+    pid, root = servers[0]
+    assert Path(root).resolve() == workspace.resolve(), (root, workspace)
+    cwd = Path(os.readlink(f"/proc/{pid}/cwd")).resolve()
+    assert cwd == REPO.resolve(), f"JupyterLab runs in {cwd}, not the repository root"
+    assert (cwd / "nbgrader_config.py").is_file()
 
 
 def _process_table() -> dict[int, tuple[int, str]]:
@@ -276,57 +312,65 @@ def test_student_works_through_a_chapter_in_jupyterlab(tmp_path):
     student_cells, instructor_cells = _cells_by_grade_id(release), _cells_by_grade_id(instructor)
     exercises = (EXERCISE, *OTHER_EXERCISES)
     assert all("raise NotImplementedError()" in student_cells[g] for g in exercises)
+    # An answer cell's first line is the hint comment, which names the exercise's grade_id: the
+    # test finds the cell by it, and every answer typed keeps it, as a student leaves it there.
+    hint_lines = {g: student_cells[g].splitlines()[0] for g in exercises}
+    assert all(
+        line.startswith("#") and f'course_utils.hint("{g}")' in line
+        for g, line in hint_lines.items()
+    ), hint_lines
     solutions = {g: _solution(instructor_cells[g]) for g in exercises}
+    assert all(solutions[g].splitlines()[0] == hint_lines[g] for g in exercises)
+    wrong = f"{hint_lines[EXERCISE]}\n{WRONG_SOFTMAX}"
     _START[0] = time.monotonic()
-    # Importing TensorFlow for the expected message takes seconds: do it while the lab starts.
+    # Importing TensorFlow for the expected messages takes seconds: do it while the lab starts.
     expected = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-    feedback_future = expected.submit(_expected_feedback, WRONG_SOFTMAX)
+    messages_future = expected.submit(_expected_messages, wrong, solutions[EXERCISE])
     expected.shutdown(wait=False)
 
-    (REPO / "tmp").mkdir(exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix="browser-", dir=REPO / "tmp"))
+    # The student's workspace, as `make lab` makes it (the chapter is copied there, unchanged,
+    # with the other chapters); the lab serves it at its root.
+    workdir = tmp_path / "workspace"
     notebook = workdir / release.name
-    shutil.copy(release, notebook)
-    rel_path = notebook.relative_to(REPO).as_posix()
     log_path = tmp_path / "jupyterlab.log"
     page = None
-    try:
-        with (
-            course_lab(log_path, tmp_path / "jupyterlab") as (base, token),
-            playwright_api.sync_playwright() as pw,
-        ):
-            _step("JupyterLab answers")
-            browser = pw.chromium.launch(
-                executable_path=str(CHROMIUM),
-                args=["--no-sandbox", "--disable-dev-shm-usage"],
+    with (
+        course_lab(log_path, tmp_path / "jupyterlab", workdir) as (base, token),
+        playwright_api.sync_playwright() as pw,
+    ):
+        _step("JupyterLab answers")
+        assert notebook.read_bytes() == release.read_bytes()
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-dev-shm-usage"],
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(MINUTE_MS)
+            _student_session(
+                page,
+                f"{base}/lab/tree/{notebook.name}?token={token}",
+                len(json.loads(release.read_text(encoding="utf-8"))["cells"]),
+                student_cells,
+                hint_lines,
+                wrong,
+                solutions,
+                messages_future,
             )
-            try:
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                page.set_default_timeout(MINUTE_MS)
-                _student_session(
-                    page,
-                    f"{base}/lab/tree/{rel_path}?token={token}",
-                    len(json.loads(release.read_text(encoding="utf-8"))["cells"]),
-                    student_cells,
-                    solutions,
-                    feedback_future,
-                )
-                saved = _cells_by_grade_id(notebook)
-                assert all(saved[g] == solutions[g] for g in exercises), (
-                    "the notebook on disk lacks the typed answers (Validate saves it first)"
-                )
-            except BaseException:
-                _save_artifacts(page, tmp_path, notebook, log_path)
-                raise
-            finally:
-                browser.close()
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-        with contextlib.suppress(OSError):  # only when no one else uses it
-            (REPO / "tmp").rmdir()
+            saved = _cells_by_grade_id(notebook)
+            assert all(saved[g] == solutions[g] for g in exercises), (
+                "the notebook on disk lacks the typed answers (Validate saves it first)"
+            )
+        except BaseException:
+            _save_artifacts(page, tmp_path, notebook, log_path)
+            raise
+        finally:
+            browser.close()
 
 
-def _student_session(page, url: str, n_cells: int, student_cells, solutions, feedback_future):
+def _student_session(
+    page, url: str, n_cells: int, student_cells, hint_lines, wrong, solutions, messages_future
+):
     page.goto(url)
     # The notebook is open, every cell is rendered (JupyterLab adds them in batches while the
     # browser is idle, slowly on a loaded machine) and its kernel is started and idle.
@@ -342,20 +386,20 @@ def _student_session(page, url: str, n_cells: int, student_cells, solutions, fee
     expect(validate).to_be_visible(timeout=MINUTE_MS)
     expect(validate).to_have_text("Validate", timeout=MINUTE_MS)
 
-    first_line = {g: src.splitlines()[0] for g, src in student_cells.items()}
-    exercise = _code_cell(page, first_line[EXERCISE])
+    # Answer cells by their hint line (it names the grade_id), check cells by their check call.
+    exercise = _code_cell(page, hint_lines[EXERCISE])
     check = _code_cell(page, student_cells[f"{EXERCISE}_test"].splitlines()[-1])
 
     # A wrong answer in exercise 0.1, right answers in the others; Run All stops at the failing check.
-    _type_into(page, exercise, WRONG_SOFTMAX)
+    _type_into(page, exercise, wrong)
     for g in OTHER_EXERCISES:
-        _type_into(page, _code_cell(page, first_line[g]), solutions[g])
+        _type_into(page, _code_cell(page, hint_lines[g]), solutions[g])
     _run_menu(page, "Run All Cells")
     _step("answers typed")
     _wait_until_ran(page, check, timeout_ms=4 * MINUTE_MS)
     output = _output_text(check)
     assert "CheckFailed" in output, output
-    feedback = feedback_future.result()
+    feedback, success = messages_future.result()
     assert re.search(r"[\u4e00-\u9fff]", feedback), feedback  # the check speaks Chinese
     assert feedback in output, f"expected {feedback!r} under the check, got:\n{output}"
 
@@ -373,7 +417,12 @@ def _student_session(page, url: str, n_cells: int, student_cells, solutions, fee
     expect(check.locator(".jp-InputPrompt")).not_to_have_text(before, timeout=2 * MINUTE_MS)
     _wait_until_ran(page, check, timeout_ms=2 * MINUTE_MS)
     output = _output_text(check)
-    assert "✅" in output and "Traceback" not in output, output
+    assert "Traceback" not in output and "CheckFailed" not in output, output
+    # The check prints its one Chinese success line and returns None: no "Out:" value.
+    assert success.startswith("✅") and re.search(r"[\u4e00-\u9fff]", success), success
+    stdout = check.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stdout']")
+    expect(stdout).to_have_text(success, timeout=MINUTE_MS)
+    expect(check.locator(".jp-OutputArea-executeResult")).to_have_count(0)
     _step("right answer: check passes")
 
     # nbgrader's Validate saves the notebook and runs it on the server: success.
