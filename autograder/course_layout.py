@@ -25,7 +25,7 @@ import logging
 from pathlib import Path
 
 import nbformat
-from nbgrader.utils import compute_checksum, is_grade, is_solution, is_task
+from nbgrader.utils import is_grade, is_solution, is_task
 
 from autograder.paths import atomic_write_text
 

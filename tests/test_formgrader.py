@@ -97,11 +97,33 @@ def course(tmp_path_factory) -> Path:
     env = dict(os.environ, COURSE_SIZE="full")  # grading forces small size by itself
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "autograder", "grade", str(subs), "--shard", f"{k}/2",
-             "--out", str(root / "results" / f"grades-{k}.csv"), "--course", str(course),
-             "--db", db, "--source", str(SOURCE), "--no-progress",
-             "--cell-timeout", "120", "--timeout", "600"],
-            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [
+                sys.executable,
+                "-m",
+                "autograder",
+                "grade",
+                str(subs),
+                "--shard",
+                f"{k}/2",
+                "--out",
+                str(root / "results" / f"grades-{k}.csv"),
+                "--course",
+                str(course),
+                "--db",
+                db,
+                "--source",
+                str(SOURCE),
+                "--no-progress",
+                "--cell-timeout",
+                "120",
+                "--timeout",
+                "600",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )  # fmt: skip
         for k in range(2)
     ]
@@ -170,7 +192,11 @@ def test_grading_writes_nbgraders_course_layout(course):
     assert "WRITTEN_ANSWER_OF_ANN" in ann and "<script>" not in ann
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}", course_id=COURSE_ID) as gb:
         grade = gb.find_grade(WRITTEN, STEM, STEM, ANN)
-        assert (grade.auto_score, grade.manual_score, grade.needs_manual_grade) == (None, None, True)
+        assert (grade.auto_score, grade.manual_score, grade.needs_manual_grade) == (
+            None,
+            None,
+            True,
+        )
     assert _export(course) == {ANN: (3.0, 5.0), BOB: (0.0, 5.0)}
 
 

@@ -216,14 +216,15 @@ def test_notebook_deadline_stops_a_slow_notebook(tmp_path, release):
     wall = time.monotonic() - started
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = read_csv(tmp_path / "g.csv")
-    for student, score in (("slow", 0), ("hidden_loop", 1)):
+    for student in ("slow", "hidden_loop"):
         row = rows[(student, "90_tiny")]
-        # Hidden tests run after the last cell: ch90_size_test (no hidden tests) keeps its point.
-        assert (row["status"], float(row["score"])) == ("timeout", score), row
+        # The probes of a grade cell run right after it: the loop in ch90_double_test's hidden
+        # test reaches the deadline before ch90_size_test runs, so both score 0.
+        assert (row["status"], float(row["score"])) == ("timeout", 0.0), row
         assert "deadline" in row["message"], row
     message = rows[("hidden_loop", "90_tiny")]["message"]
     assert "(hidden tests)" in message and "double(-1.5)" not in message, message
     raw = (tmp_path / "feedback" / "hidden_loop" / "90_tiny.html").read_text(encoding="utf-8")
     report = html.unescape(re.sub(r"<[^>]+>", "", raw))  # highlighting splits code into spans
     assert "double(-1.5)" not in report and "SECRET_HIDDEN_MARKER" not in report
-    assert wall < 30 + 45, wall
+    assert wall < 600, wall  # stopped by the 30 s deadline, not by the 600 s cell limit
