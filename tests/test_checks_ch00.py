@@ -606,6 +606,22 @@ def solution(chapter, answer_id):
     )
 
 
+# Right loop, but always the visible batch size 4: the visible check cannot tell, the hidden
+# cases (other batch sizes) can. Used by HIDDEN_ONLY and HARDCODED below.
+FIXED_BATCH_SGD_EPOCH = """
+def sgd_epoch(w, b, x, y, lr, batch_size, loss_fn):
+    losses = []
+    for start in range(0, int(x.shape[0]), 4):
+        xb, yb = x[start : start + 4], y[start : start + 4]
+        with tf.GradientTape() as tape:
+            loss = loss_fn(yb, w * xb + b)
+        grad_w, grad_b = tape.gradient(loss, [w, b])
+        w.assign_sub(lr * grad_w)
+        b.assign_sub(lr * grad_b)
+        losses.append(float(loss))
+    return losses
+"""
+
 SOLUTIONS = [
     "ch00_stable_softmax",
     "ch00_numeric_grad",
@@ -679,20 +695,7 @@ def gradient_descent_step(w, b, x, y, lr, loss_fn):
 """,
     ],
     "ch00_sgd_epoch_test": [
-        # always the visible batch size 4
-        """
-def sgd_epoch(w, b, x, y, lr, batch_size, loss_fn):
-    losses = []
-    for start in range(0, int(x.shape[0]), 4):
-        xb, yb = x[start : start + 4], y[start : start + 4]
-        with tf.GradientTape() as tape:
-            loss = loss_fn(yb, w * xb + b)
-        grad_w, grad_b = tape.gradient(loss, [w, b])
-        w.assign_sub(lr * grad_w)
-        b.assign_sub(lr * grad_b)
-        losses.append(float(loss))
-    return losses
-""",
+        FIXED_BATCH_SGD_EPOCH,  # always the visible batch size 4
         # a dummy tape.gradient and the MSE gradient by hand on each batch
         """
 def sgd_epoch(w, b, x, y, lr, batch_size, loss_fn):
@@ -926,19 +929,7 @@ def gradient_descent_step(w, b, x, y, lr, loss_fn):
     return loss
 """,
     # Right loop, but always the visible batch size 4.
-    "ch00_sgd_epoch_test": """
-def sgd_epoch(w, b, x, y, lr, batch_size, loss_fn):
-    losses = []
-    for start in range(0, int(x.shape[0]), 4):
-        xb, yb = x[start : start + 4], y[start : start + 4]
-        with tf.GradientTape() as tape:
-            loss = loss_fn(yb, w * xb + b)
-        grad_w, grad_b = tape.gradient(loss, [w, b])
-        w.assign_sub(lr * grad_w)
-        b.assign_sub(lr * grad_b)
-        losses.append(float(loss))
-    return losses
-""",
+    "ch00_sgd_epoch_test": FIXED_BATCH_SGD_EPOCH,
 }
 
 
