@@ -30,7 +30,11 @@ TRACING_ROWS = (
     (
         "same signature",
         "#d5f0d5",
-        ("later call,\nsame signature", "cache hit:\nno Python runs", "EXECUTE graph\n(tf.print runs)"),
+        (
+            "later call,\nsame signature",
+            "cache hit:\nno Python runs",
+            "EXECUTE graph\n(tf.print runs)",
+        ),
     ),
     (
         "retracing",
