@@ -74,7 +74,7 @@ def explain_weights(filename: str = MOBILENET_V2_FILE) -> tuple[str | None, str]
         if os.environ.get(name):
             return None, (
                 f"不加载预训练权重 (weights=None)：检测到 {name}（测试、自动评分或离线环境），"
-                "这里绝不下载文件；模型结构相同，但权重是随机的，迁移学习的精度没有参考意义"
+                "这里绝不下载文件；模型结构相同，但权重是随机的，迁移学习的准确率没有参考意义"
                 + offline_hint
             )
     if "google.colab" in sys.modules:
@@ -87,7 +87,7 @@ def explain_weights(filename: str = MOBILENET_V2_FILE) -> tuple[str | None, str]
         return "imagenet", f"使用 ImageNet 预训练权重：已在本地缓存中找到 {path}，无需下载。"
     return None, (
         f"不加载预训练权重 (weights=None)：本地缓存中没有 {filename}，也不在 Colab 上；"
-        "模型结构相同，但权重是随机的，迁移学习的精度没有参考意义" + offline_hint
+        "模型结构相同，但权重是随机的，迁移学习的准确率没有参考意义" + offline_hint
     )
 
 

@@ -45,3 +45,16 @@ def test_side_by_side_figure_is_closed_with_a_panel_per_model():
     left, right = fig.axes
     assert [left.get_title(), right.get_title()] == ["stack", "graph"]
     assert right.get_position().width > left.get_position().width
+
+
+def test_api_spectrum_names_the_three_styles_in_order():
+    """Does the spectrum show Sequential, Functional and subclassing left to right, closed?"""
+    from course_utils.diagrams.ch02 import plot_api_spectrum
+
+    fig = plot_api_spectrum()
+    assert fig.number not in plt.get_fignums()
+    boxes = [t for t in fig.axes[0].texts if t.get_bbox_patch() is not None]
+    ordered = [
+        t.get_text().split("\n")[0] for t in sorted(boxes, key=lambda t: t.get_position()[0])
+    ]
+    assert ordered == ["Sequential", "Functional API", "subclassing"]

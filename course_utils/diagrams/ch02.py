@@ -96,3 +96,30 @@ def plot_layer_graphs(models, titles=None):
         draw_layer_graph(ax, model, title=title)
     plt.close(fig)
     return fig
+
+
+#: The three ways of building a Keras model, simplest first: (name, what it can express).
+API_SPECTRUM = [
+    ("Sequential\n(chapter 01)", "one straight stack"),
+    ("Functional API\n(this chapter)", "any graph of layers:\nbranches, merges, shared layers"),
+    ("subclassing\n(chapter 03)", "any Python in call()"),
+]
+
+
+def plot_api_spectrum():
+    """The three model-building styles on one axis, simple (checked by Keras) to flexible
+    (checked by you), this chapter's highlighted. Returns the closed ``Figure``."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 2.4))
+    ax.annotate("", (0.98, 0.35), (0.02, 0.35), arrowprops={"arrowstyle": "<|-|>", "lw": 1.5})
+    colors = ["#eee", "#dbe9f6", "#eee"]
+    for x, (style, note), color in zip([0.14, 0.5, 0.86], API_SPECTRUM, colors, strict=True):
+        ax.text(x, 0.65, style, ha="center", va="center", bbox={"boxstyle": "round", "fc": color})
+        ax.text(x, 0.1, note, ha="center", va="center", fontsize=8)
+    ax.text(0.02, 0.95, "simple, checked by Keras", fontsize=8)
+    ax.text(0.98, 0.95, "flexible, checked by you", fontsize=8, ha="right")
+    ax.set(xlim=(0, 1), ylim=(-0.1, 1.05))
+    ax.axis("off")
+    plt.close(fig)
+    return fig
