@@ -134,6 +134,12 @@ def _parser() -> argparse.ArgumentParser:
         "notebooks and an nbgrader_config.py naming the gradebook (default: the folder of "
         "--out; `none` writes none)",
     )
+    gr.add_argument(
+        "--fresh",
+        action="store_true",
+        help="grade everything again: ignore and replace the resume journal next to --out "
+        "(by default a re-run grades only what an interrupted run left, see autograder/README.md)",
+    )
     timing(gr)
 
     mg = sub.add_parser(
@@ -268,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
                 roster=args.roster,
                 db_url=args.db,
                 course=args.course,
+                fresh=args.fresh,
             )
         except (FileNotFoundError, RosterError) as exc:
             print(f"error: {exc}", file=sys.stderr)

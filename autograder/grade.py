@@ -68,8 +68,10 @@ def find_submissions(root: Path) -> tuple[list[tuple[str, Path]], list[str]]:
 
 def _worker_main(conn, config, workdir: str) -> None:
     """A grading process: grade the jobs it receives until it gets ``None``."""
+    parent = os.getppid()
     os.setsid()  # own session: the parent can kill it and nothing from the terminal reaches it
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent(parent)
     logging.basicConfig(
         level=logging.WARNING, format="[autograder worker] %(levelname)s %(message)s"
     )
@@ -89,6 +91,22 @@ def _worker_main(conn, config, workdir: str) -> None:
         recorder.reset()
         row = grader.grade(job, on_kernel_start=report, workdir=workdir)
         conn.send(("done", job["key"], finish_row(row, job, recorder.cells)))
+
+
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel kill this worker when the grading process dies, however it dies (``kill
+    -9`` included): an orphaned worker would go on writing the feedback and course files of a
+    notebook that the re-run grades again. The worker's kernel dies with the worker (bwrap
+    ``--die-with-parent``)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
 
 
 class _Worker:
@@ -141,8 +159,13 @@ class GradeRunner(LoggingConfigurable):
     def notebook_timeout(self) -> float:
         return float(self.config.ExecuteGraded.get("notebook_timeout", 1800.0))
 
-    def run(self, jobs: list[dict], desc: str = "grading") -> list[dict]:
-        """Grade ``jobs`` (dicts with student_id, notebook, path, source, feedback); return rows."""
+    def run(self, jobs: list[dict], desc: str = "grading", journal=None) -> list[dict]:
+        """Grade ``jobs`` (dicts with student_id, notebook, path, source, feedback); return rows.
+
+        With a ``journal`` (``autograder.journal.Journal``), a job whose row it holds for the
+        same inputs is not graded again, and every row is journaled as soon as it is known.
+        """
+        self.resumed = 0
         if not jobs:
             return []
         from tqdm import tqdm
@@ -163,7 +186,12 @@ class GradeRunner(LoggingConfigurable):
             stem = Path(job["source"]).stem
             if stem in ready:
                 job["expected"] = str(ready[stem])
-                pending.append((key, job))
+                done = journal.load(job) if journal is not None else None
+                if done is not None:
+                    rows[key] = {**done, "key": key}
+                    self.resumed += 1
+                else:
+                    pending.append((key, job))
             else:
                 message = f"the expected values of {stem} could not be computed: {failed[stem]}"
                 log.error(message)
@@ -177,7 +205,14 @@ class GradeRunner(LoggingConfigurable):
             file=sys.stderr,
             disable=not self.progress,
             dynamic_ncols=True,
+            initial=self.resumed,
         )
+
+        def finished(job: dict, row: dict) -> None:
+            rows[job["key"]] = row
+            if journal is not None:
+                journal.record(job, row)
+
         try:
             pool = [_Worker(ctx, self.config, workdir) for _ in range(self.n_workers(len(jobs)))]
             queue = pending[::-1]
@@ -212,7 +247,7 @@ class GradeRunner(LoggingConfigurable):
                     if kind == "kernel":
                         w.kernel_pid = payload
                     elif kind == "done":
-                        rows[key] = payload
+                        finished(w.job, payload)
                         w.job = None
                         bar.update(1)
                         bar.set_postfix_str(
@@ -221,8 +256,13 @@ class GradeRunner(LoggingConfigurable):
                 now = time.monotonic()
                 for w in list(pool):
                     if w.job is not None and now - w.started > limit:
-                        rows[w.job["key"]] = self._failed_row(
-                            w.job, "timeout", f"killed after the notebook deadline ({limit:g} s)"
+                        finished(
+                            w.job,
+                            self._failed_row(
+                                w.job,
+                                "timeout",
+                                f"killed after the notebook deadline ({limit:g} s)",
+                            ),
                         )
                         self._replace(pool, w, ctx, workdir)
                         bar.update(1)
@@ -321,6 +361,7 @@ def grade_folder(
     roster: Path | None = None,
     db_url: str | None = None,
     course: Path | str | None = None,
+    fresh: bool = False,
 ) -> list[dict]:
     """Grade every submission under ``submissions_dir``; return the rows.
 
@@ -330,6 +371,8 @@ def grade_folder(
 
     Writes ``out_csv``, the per-cell results next to it (``.json``) and nbgrader's gradebook at
     ``db_url`` (default: SQLite ``gradebook.db`` next to the CSV; ``"none"``: no gradebook).
+    Rows are journaled as they finish (``autograder.journal``, next to ``out_csv``): running the
+    same command again after an interruption grades only what is missing; ``fresh`` starts over.
     ``shard=(K, N)`` grades only the students of shard ``K`` (``merge.shard_of``); ``roster``
     adds a ``missing`` row for each roster student (of this shard) who handed in nothing for a
     chapter that someone in the folder handed in.
@@ -367,7 +410,17 @@ def grade_folder(
     for job in jobs:
         job["course"] = str(course_dir) if course_dir else None
     sandbox = sandbox_mode(config, bool(jobs))  # raises SandboxError: refuse before grading
-    rows += GradeRunner(config=config).run(jobs)
+    from autograder.journal import Journal, journal_dir
+
+    runner = GradeRunner(config=config)
+    rows += runner.run(jobs, journal=Journal(journal_dir(out_csv), config, fresh=fresh))
+    if runner.resumed:
+        log.warning(
+            "resumed %d of %d notebooks from the journal %s (graded before, inputs unchanged)",
+            runner.resumed,
+            len(jobs),
+            journal_dir(out_csv),
+        )
     if students is not None:
         rows += missing_rows(students, rows, graded, known)
     for row in rows:
