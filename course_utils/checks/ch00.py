@@ -17,10 +17,10 @@ import numpy as np
 from course_utils.checks._core import _ensure_close, _ensure_shape, fail, passed, to_numpy
 
 __all__ = [
-    "check_gradient_descent_step",
+    "check_hessian_vector_product",
     "check_minibatch_epoch",
+    "check_momentum_step",
     "check_numeric_grad",
-    "check_second_derivative",
     "check_softmax",
 ]
 
@@ -44,7 +44,7 @@ def _graph_op_types(graph_def) -> set[str]:
     return types
 
 
-def _softmax_ops_called_eagerly(fn: Callable, x: np.ndarray) -> set[str]:
+def _softmax_ops_called_eagerly(fn: Callable, x: np.ndarray, mask=None) -> set[str]:
     """Run ``fn`` eagerly with the softmax kernels' Python wrappers patched to record calls."""
     import tensorflow as tf
     from tensorflow.python.ops import gen_nn_ops
@@ -62,7 +62,7 @@ def _softmax_ops_called_eagerly(fn: Callable, x: np.ndarray) -> set[str]:
     try:
         for name, original in saved.items():
             setattr(gen_nn_ops, name, recorder(name, original))
-        fn(tf.constant(x))
+        fn(tf.constant(x)) if mask is None else fn(tf.constant(x), tf.constant(mask))
     except Exception:  # errors are reported by the value checks that follow
         pass
     finally:
@@ -71,18 +71,22 @@ def _softmax_ops_called_eagerly(fn: Callable, x: np.ndarray) -> set[str]:
     return called
 
 
-def _builtin_softmax_ops(fn: Callable, x: np.ndarray) -> set[str]:
-    """Which built-in softmax kernels ``fn`` runs on ``x``: traced as a graph when it can be,
-    eagerly (with the kernels' wrappers patched) when it cannot (e.g. it calls ``.numpy()``)."""
+def _builtin_softmax_ops(fn: Callable, x: np.ndarray, mask=None) -> set[str]:
+    """Which built-in softmax kernels ``fn`` runs on ``x`` (and ``mask``, when given): traced as
+    a graph when it can be, eagerly (with the kernels' wrappers patched) when it cannot (e.g. it
+    calls ``.numpy()``)."""
     import tensorflow as tf
 
+    def call(t):
+        return fn(t) if mask is None else fn(t, tf.constant(mask))
+
     try:
-        traced = tf.function(fn, autograph=False).get_concrete_function(
+        traced = tf.function(call, autograph=False).get_concrete_function(
             tf.TensorSpec(x.shape, tf.float32)
         )
         used = _graph_op_types(traced.graph.as_graph_def())
     except Exception:
-        used = _softmax_ops_called_eagerly(fn, x)
+        used = _softmax_ops_called_eagerly(fn, x, mask)
     return used & _BUILTIN_SOFTMAX_OPS
 
 
@@ -122,11 +126,14 @@ _SOFTMAX_012 = [0.090030573, 0.244728471, 0.665240956]
 
 
 def check_softmax(fn: Callable) -> None:
-    """Check a numerically stable softmax over the last axis (chapter 00, exercise 0.1).
+    """Check a numerically stable, masked softmax over the last axis (chapter 00, ex. 0.1).
 
     Args:
-        fn: the student's ``stable_softmax(logits)``; it receives a float32 ``tf.Tensor`` of
-            shape ``(batch, classes)``. It is run on fixed small and huge logits.
+        fn: the student's ``stable_softmax(logits, mask=None)``; it receives a float32
+            ``tf.Tensor`` of shape ``(batch, classes)`` and, in the masked case, a boolean
+            ``tf.Tensor`` of the same shape. It is run on fixed small and huge logits without a
+            mask, then on :data:`_MASKED_LOGITS` with :data:`_MASK` (a hidden logit of 1000 and a
+            row with every position hidden).
     """
     first = _SOFTMAX_CASES[0][0]
     if _builtin_softmax_ops(fn, first):
@@ -176,7 +183,94 @@ def check_softmax(fn: Callable) -> None:
         atol=1e-6,
         hint="要减去每一行自己的最大值。",
     )
-    passed("stable_softmax 正确且数值稳定")
+    _check_masked_softmax(fn)
+    passed("stable_softmax 正确：数值稳定，被屏蔽的位置为 0，整行被屏蔽时输出全 0")
+
+
+#: Visible masked case of exercise 0.1: row 0 hides a huge logit (1000), row 1 keeps two of
+#: four, row 2 hides everything.
+_MASKED_LOGITS = np.array(
+    [[1.0, 2.0, 3.0, 1000.0], [5.0, -1.0, 0.5, 2.0], [0.0, 3.0, -2.0, 1.0]], dtype="float32"
+)
+_MASK = np.array([[1, 1, 1, 0], [1, 0, 1, 0], [0, 0, 0, 0]], dtype=bool)
+_MASKED_PROBS = [
+    [0.090030573, 0.244728471, 0.665240956, 0.0],
+    [0.989013057, 0.0, 0.010986943, 0.0],
+    [0.0, 0.0, 0.0, 0.0],
+]
+#: What "softmax over the whole row, then zero the hidden positions" gives (not renormalised).
+_MASKED_NOT_RENORMALISED = [
+    [0.0, 0.0, 0.0, 0.0],
+    [0.940402184, 0.0, 0.010446925, 0.0],
+    [0.0, 0.0, 0.0, 0.0],
+]
+
+
+def _check_masked_softmax(fn: Callable) -> None:
+    import tensorflow as tf
+
+    if _builtin_softmax_ops(fn, _MASKED_LOGITS, _MASK):
+        fail(
+            "传入 mask 时调用了内置的 softmax：练习要求自己写出公式，"
+            "用 tf.where、tf.reduce_max、tf.exp 和 tf.reduce_sum。"
+        )
+    try:
+        out = fn(tf.constant(_MASKED_LOGITS), tf.constant(_MASK))
+    except TypeError as exc:
+        fail(
+            "stable_softmax 要接受第二个参数 mask (默认 None)：def stable_softmax(logits, "
+            f"mask=None)。原始错误：TypeError: {exc}"
+        )
+    except (tf.errors.InvalidArgumentError, ValueError) as exc:
+        fail(
+            "传入 mask 时出错：mask 是和 logits 同形状的布尔张量，可以直接交给 "
+            f"tf.where(mask, ...)。原始错误：{type(exc).__name__}: {str(exc).splitlines()[0]}"
+        )
+    out = to_numpy(out, "带 mask 的 softmax 的输出").astype("float64")
+    _ensure_shape(out, _MASKED_LOGITS.shape, "带 mask 的 softmax 的输出")
+    want = np.array(_MASKED_PROBS)
+    kept = out[:2]
+    if np.all(np.isfinite(kept)):
+        if _close(kept, np.array(_MASKED_NOT_RENORMALISED)[:2], rtol=1e-4, atol=1e-6):
+            fail(
+                "先对整行算 softmax、再把被屏蔽的位置置 0，剩下的概率之和就不再是 1："
+                "要先屏蔽，再用未被屏蔽位置的 exp 之和做分母。"
+            )
+        if np.any(np.abs(kept[~_MASK[:2]]) > 1e-6):
+            fail(
+                "被屏蔽 (mask 为 False) 的位置概率应为 0：在 exp 之后用 tf.where 把它们置为 0，"
+                "分母也只加未被屏蔽的位置。"
+            )
+    first = out[0]
+    if not np.all(np.isfinite(first)) or abs(float(first[_MASK[0]].sum()) - 1.0) > 0.5:
+        fail(
+            "第一行被屏蔽的位置上 logit 是 1000，结果却出现 NaN 或全为 0：减去的最大值把被屏蔽的"
+            "位置也算进去了，未被屏蔽的 exp 全部下溢成 0。最大值只能在未被屏蔽的位置上取"
+            "（例如先用 tf.where 把被屏蔽的位置换成一个很小的数，再求 reduce_max）。"
+        )
+    if not np.all(np.isfinite(kept)):
+        fail("前两行出现 NaN 或 Inf：检查被屏蔽位置的处理，以及每一行自己的最大值。")
+    if not _close(kept.sum(axis=-1), np.ones(2), atol=1e-5):
+        fail("每一行未被屏蔽的位置之和应为 1：分母只能是未被屏蔽位置的 exp 之和。")
+    last = out[2]
+    if not np.all(np.isfinite(last)):
+        fail(
+            "整行都被屏蔽时出现了 NaN：这一行的分母 (exp 之和) 是 0，或者最大值是 -inf。"
+            "这一行应输出全 0：例如分母为 0 时换成 1 (tf.where)。"
+        )
+    if np.any(np.abs(last) > 1e-6):
+        fail(
+            "整行都被屏蔽时应输出全 0，而不是均匀分布或别的值：被屏蔽的位置不论在哪一行，"
+            "exp 之后都要置为 0。"
+        )
+    _ensure_close(
+        out,
+        want,
+        "带 mask 的 softmax 的输出",
+        rtol=1e-4,
+        atol=1e-6,
+        hint="只在 mask 为 True 的位置上做 softmax，其余位置为 0。",
+    )
 
 
 def _cubic_plus_cross(v):
@@ -260,88 +354,114 @@ def _numeric_grad_case(fn: Callable, case: dict) -> None:
 
 
 def _tape_only_function():
-    """A function whose tape gradient differs from the derivative of its values.
+    """A function of a vector whose tape Hessian differs from the derivative of its values.
 
-    Its values are ``t**2`` (so any finite difference of them gives f'' = 2), but it declares
-    with ``tf.custom_gradient`` that its derivative is ``sin(t)``, so nested GradientTapes give
-    f''(x) = cos(x). An answer that matches cos(x) must have used the tape.
+    Its values are ``sum(t**2)`` and it declares (``tf.custom_gradient``) that its gradient is
+    ``h(t)``, where ``h`` has the values ``sin(t)`` but declares its own derivative ``exp(t)``.
+    Nested GradientTapes therefore give the Hessian ``diag(exp(t))``; a finite difference of
+    the tape's first gradient gives ``diag(cos(t))``, one of the values gives ``2 I``. An answer
+    that matches ``exp(t) * v`` must have used two tapes.
     """
     import tensorflow as tf
 
     @tf.custom_gradient
-    def squared_with_sine_gradient(t):
-        def grad(upstream):
-            return upstream * tf.sin(t)
+    def sine_with_exp_derivative(t):
+        return tf.sin(t), lambda upstream: upstream * tf.exp(t)
 
-        return t**2, grad
+    @tf.custom_gradient
+    def squares_with_declared_gradient(t):
+        return tf.reduce_sum(t**2), lambda upstream: upstream * sine_with_exp_derivative(t)
 
-    return squared_with_sine_gradient
-
-
-def _cube(t):
-    return t**3
+    return squares_with_declared_gradient
 
 
-def check_second_derivative(fn: Callable) -> None:
-    """Check ``second_derivative(f, x)`` built from nested GradientTapes (chapter 00, ex. 0.3).
-
-    Args:
-        fn: the student's function; it receives ``f`` (a function of a scalar tensor) and a
-            Python float. It is run on ``x**3`` at 1.5 (f'' = 9, f' = 6.75), then on
-            :func:`_tape_only_function` at 0.7, which only the tape differentiates correctly
-            (f'' = cos 0.7; a finite difference of its values gives 2).
-    """
-    _second_derivative_case(fn, _cube, 1.5, expected=9.0, first=6.75, numeric=None)
-    _second_derivative_case(
-        fn,
-        _tape_only_function(),
-        0.7,
-        expected=0.7648421872844885,  # cos(0.7)
-        first=0.644217687237691,  # sin(0.7)
-        numeric=2.0,
-    )
-    passed("second_derivative 正确：用两层 GradientTape 求出了 f''(x)")
+#: Visible quadratic of exercise 0.3: f(x) = x·Ax/2 + b·x with a symmetric A, so H = A.
+_HVP_A = ((2.0, 1.0, 0.0), (1.0, 3.0, -1.0), (0.0, -1.0, 4.0))
+_HVP_B = (1.0, -2.0, 0.5)
+_HVP_X, _HVP_V = (0.5, -1.0, 2.0), (1.0, -2.0, 0.5)
+_HVP_WANT = (0.0, -5.5, 4.0)  # A v
+_HVP_ROW_SUMS = (3.0, 3.0, 3.0)  # A 1: the tape's gradient of the whole first gradient
+_HVP_GRAD = (1.0, -6.5, 9.5)  # A x + b: the first gradient
+#: The tape-only function at x2 with v2: what two tapes give, and what named mistakes give.
+_HVP_X2, _HVP_V2 = (0.3, -0.5, 1.2), (1.0, 2.0, -1.0)
+_HVP2_WANT = (1.3498588237, 1.2130613194, -3.3201170811)  # exp(x) * v
+_HVP2_FINITE = (0.9553364856, 1.7551651238, -0.36235771)  # cos(x) * v: differences of the tape
+_HVP2_VALUES = (2.0, 4.0, -2.0)  # 2 v: differences of the values
+_HVP2_ROW_SUMS = (1.3498588237, 0.6065306597, 3.3201170811)  # exp(x)
 
 
-def _second_derivative_case(
-    fn: Callable,
-    f: Callable,
-    x: float,
-    expected: float,
-    first: float | None,
-    numeric: float | None,
-) -> None:
+def _quadratic(t):
+    import tensorflow as tf
+
+    a = tf.constant(_HVP_A, dtype=t.dtype)
+    b = tf.constant(_HVP_B, dtype=t.dtype)
+    return 0.5 * tf.reduce_sum(t * tf.linalg.matvec(a, t)) + tf.reduce_sum(b * t)
+
+
+def _call_hvp(fn: Callable, f: Callable, x, v) -> np.ndarray:
     try:
-        out = fn(f, x)
+        out = fn(f, np.array(x, dtype="float32"), np.array(v, dtype="float32"))
     except (TypeError, ValueError, AttributeError) as exc:
         fail(
-            "调用出错，很可能是内层梯度为 None：常量要先 tape.watch(x)，两层 tape 都要 watch；"
-            f"内层 gradient 要写在外层 with 块之内。原始错误：{type(exc).__name__}: {exc}"
+            "调用出错，很可能是某个梯度为 None：x 是常量，两层 tape 都要先 watch(x)；内层"
+            "gradient 和与 v 的点乘都要写在外层 with 块之内。"
+            f"原始错误：{type(exc).__name__}: {exc}"
         )
     if out is None:
         fail(
-            "结果是 None：外层 tape 没有记录到一阶导数的计算。内层 tape.gradient(...) 要写在"
-            "外层 with 块之内，并且外层也要 watch(x)。"
+            "结果是 None：外层 tape 没有记录到一阶梯度与 v 的点乘。内层 tape.gradient(...) 和"
+            "点乘都要写在外层 with 块之内，并且外层也要 watch(x)。"
         )
-    value = to_numpy(out, "second_derivative 的结果").astype("float64")
-    if value.size != 1:
-        fail(f"应返回一个标量，实际形状是 {value.shape}。")
-    value = float(value.reshape(()))
-    if first is not None and abs(first - expected) > 1e-3 and abs(value - first) < 1e-3:
-        fail("这是一阶导数 f'(x)：要对一阶导数再求一次导 (外层 tape 对内层结果求 gradient)。")
-    if numeric is not None and abs(numeric - expected) > 1e-2 and abs(value - numeric) < 1e-2:
+    value = to_numpy(out, "hessian_vector_product 的结果").astype("float64")
+    if value.shape != (len(x),):
+        fail(f"应返回形状为 ({len(x)},) 的向量 H v，实际形状是 {value.shape}。")
+    return value
+
+
+def check_hessian_vector_product(fn: Callable) -> None:
+    """Check ``hessian_vector_product(f, x, v)`` built from nested GradientTapes (chapter 00,
+    exercise 0.3).
+
+    Args:
+        fn: the student's function; it receives ``f`` (a function of a 1-D float32 tensor that
+            returns a scalar) and 1-D float32 arrays ``x`` and ``v``. It is run on a quadratic
+            with a known Hessian, then on :func:`_tape_only_function`, which only two tapes
+            differentiate correctly.
+    """
+    out = _call_hvp(fn, _quadratic, _HVP_X, _HVP_V)
+    if _close(out, _HVP_GRAD):
+        fail("这是一阶梯度 ∇f(x)：还要再求一次导 (外层 tape 对 ∇f(x)·v 求 gradient)。")
+    if _close(out, _HVP_ROW_SUMS):
         fail(
-            "结果与对函数值做有限差分 (finite difference) 的结果一致，却不是 GradientTape 求出的"
-            "导数：练习要求用两层 GradientTape 自动微分，不要用数值差分。"
+            "结果是 H 每一行的和 (H·1)，没有用到 v：对向量目标求 gradient 时，tape 求的是"
+            "各分量之和的梯度。先在外层 with 块里把一阶梯度和 v 点乘成一个标量，再对 x 求导。"
         )
     _ensure_close(
-        value,
-        expected,
-        "second_derivative 的结果",
+        out,
+        np.array(_HVP_WANT),
+        "二次函数上的 H v",
         rtol=1e-4,
         atol=1e-4,
-        hint="应是 f''(x)：外层 tape.gradient(dy_dx, x)。",
+        hint="对 f(x) = x·Ax/2 + b·x，H = A，应得到 A v。",
     )
+    out = _call_hvp(fn, _tape_only_function(), _HVP_X2, _HVP_V2)
+    if _close(out, _HVP2_FINITE, rtol=1e-2, atol=1e-2) or _close(out, _HVP2_VALUES, 1e-2, 1e-2):
+        fail(
+            "结果与对梯度或函数值做有限差分 (finite difference) 的结果一致，却不是两层 "
+            "GradientTape 求出的导数：这个函数用 tf.custom_gradient 声明了自己的求导规则，"
+            "只有 tape 才会用它。练习要求用两层 tape，不要用数值差分。"
+        )
+    if _close(out, _HVP2_ROW_SUMS):
+        fail("结果是 H·1，没有用到 v：先把一阶梯度和 v 点乘成标量，再对 x 求导。")
+    _ensure_close(
+        out,
+        np.array(_HVP2_WANT),
+        "改写了求导规则的函数上的 H v",
+        rtol=1e-4,
+        atol=1e-4,
+        hint="用两层 tape：外层对 (内层梯度 · v) 求 gradient。",
+    )
+    passed("hessian_vector_product 正确：两层 GradientTape 求出了 H v，没有构造 H")
 
 
 def _mse_loss():
@@ -371,102 +491,115 @@ def _mse_with_tanh_gradient():
     return mse_with_tanh_gradient
 
 
-#: Visible case of exercise 0.4: y = 3x - 1 at five points, w0 = 0.5, b0 = -0.2, lr = 0.1.
-_STEP_X = (-1.0, 0.0, 1.0, 2.0, 3.0)
-_STEP_W0, _STEP_B0, _STEP_LR = 0.5, -0.2, 0.1
-_STEP_LOSS0 = 15.39  # MSE before the step (the tanh-gradient loss has the same value)
-_STEP_GRAD = (-13.4, -3.4)  # MSE gradient (dL/dw, dL/db) at (w0, b0)
-_STEP_LOSS_AFTER = 2.6916  # MSE after a correct step
-_STEP_TANH = (0.6386356734554082, -0.17452726647175984)  # (w, b) after a step on the tanh loss
+#: Visible case of exercise 0.4: y = 3x - 1 at five points, w0 = 0.5, b0 = -0.2, velocities
+#: (0.3, -0.1), lr = 0.1, beta = 0.9. The MSE gradient at (w0, b0) is (-13.4, -3.4).
+_MOM_X = (-1.0, 0.0, 1.0, 2.0, 3.0)
+_MOM_W0, _MOM_B0, _MOM_U0 = 0.5, -0.2, (0.3, -0.1)
+_MOM_LR, _MOM_BETA = 0.1, 0.9
+_MOM_LOSS0 = 15.39  # MSE before the step (the tanh-gradient loss has the same value)
+_MOM_LOSS_AFTER = 1.6098  # MSE after a correct step
+_MOM_WANT = {"w": 2.11, "b": 0.05, "u": (1.61, 0.25)}
+#: The same step on the MSE whose gradient is tanh(err) / n (see _mse_with_tanh_gradient).
+_MOM_TANH = {"w": 0.9086356734554082, "b": -0.26452726647175984}
+#: (w, b) after named mistakes: plain gradient descent (no velocity), the parameters moved by
+#: the old velocity, the gradient added instead of subtracted.
+_MOM_PLAIN = (1.84, 0.14)
+_MOM_OLD_VELOCITY = (0.8, -0.3)
+_MOM_WRONG_SIGN = (-0.57, -0.63)
 
 
-def _run_step(fn: Callable, loss_fn: Callable) -> tuple[Any, float, float]:
+def _run_momentum(fn: Callable, loss_fn: Callable):
     import tensorflow as tf
 
-    x = np.array(_STEP_X, dtype="float32")
-    w = tf.Variable(_STEP_W0, dtype="float32", name="w")
-    b = tf.Variable(_STEP_B0, dtype="float32", name="b")
+    x = tf.constant(np.array(_MOM_X, dtype="float32"))
+    y = 3.0 * x - 1.0
+    w = tf.Variable(_MOM_W0, dtype="float32", name="w")
+    b = tf.Variable(_MOM_B0, dtype="float32", name="b")
+    velocities = [tf.Variable(u, dtype="float32", name=f"u_{n}") for u, n in zip(_MOM_U0, "wb")]
     try:
-        loss = fn(w, b, tf.constant(x), tf.constant(3.0 * x - 1.0), _STEP_LR, loss_fn)
+        loss = fn([w, b], velocities, lambda: loss_fn(y, w * x + b), _MOM_LR, _MOM_BETA)
     except (TypeError, ValueError) as exc:
         fail(
-            "调用出错，很可能是梯度为 None：预测和 loss_fn(y, y_pred) 必须在 with "
-            "tf.GradientTape() 块里面计算，并对 [w, b] 求 gradient。"
-            f"原始错误：{type(exc).__name__}: {exc}"
+            "调用出错，很可能是梯度为 None：loss_fn() 必须在 with tf.GradientTape() 块里面调用，"
+            f"再对 params 求 gradient。原始错误：{type(exc).__name__}: {exc}"
         )
-    return loss, float(w.numpy()), float(b.numpy())
+    return loss, (float(w.numpy()), float(b.numpy())), [float(u.numpy()) for u in velocities]
 
 
-def check_gradient_descent_step(fn: Callable) -> None:
-    """Check one gradient-descent step ``fn(w, b, x, y, lr, loss_fn)`` (chapter 00, ex. 0.4).
+def check_momentum_step(fn: Callable) -> None:
+    """Check one momentum step ``fn(params, velocities, loss_fn, lr, beta)`` (chapter 00,
+    exercise 0.4).
 
-    ``fn`` gets scalar ``tf.Variable`` s ``w``, ``b``, 1-D float32 tensors and a loss
-    ``loss_fn(y_true, y_pred)``; it must update ``w`` and ``b`` in place with the tape's
-    gradient of ``loss_fn(y, w*x + b)`` and return the loss computed before the update. It is
-    run on y = 3x - 1 with Keras' MSE, then with an MSE whose gradient ``tf.custom_gradient``
-    replaces (so a gradient derived by hand gives other numbers).
+    ``fn`` gets lists of scalar ``tf.Variable`` s (``[w, b]`` and their velocities, which start
+    at (0.3, -0.1)) and a loss closure ``loss_fn()`` of y = 3x - 1 at five points; it must
+    update each velocity to ``beta * u - lr * g`` and each parameter by its new velocity, in
+    place, and return the loss computed before the update. It is run with Keras' MSE, then with
+    an MSE whose gradient ``tf.custom_gradient`` replaces (a gradient by hand gives other
+    numbers).
     """
-    w0, b0, lr = _STEP_W0, _STEP_B0, _STEP_LR
-    gw, gb = _STEP_GRAD
-    want_w, want_b = w0 - lr * gw, b0 - lr * gb
-    loss, new_w, new_b = _run_step(fn, _mse_loss())
-
-    def at(wv, bv):
-        return _close(new_w, wv) and _close(new_b, bv)
-
-    if at(w0, b0):
-        fail("w 和 b 都没有变：要用 w.assign_sub(...) 原地更新变量；w = w - ... 只改了局部名字。")
-    if at(w0 + lr * gw, b0 + lr * gb):
-        fail("更新方向反了 (学习率符号错了)：应减去 lr * 梯度，否则损失会越来越大。")
-    if at(w0 - lr * gb, b0 - lr * gw):
-        fail("w 和 b 的更新对调了：梯度和变量没有一一对应 (检查 zip(grads, vars) 的顺序)。")
-    if _close(new_w, want_w) and not _close(new_b, want_b):
-        fail("w 对了，b 不对：b 也要用它自己的梯度更新。")
-    if _close(new_b, want_b) and not _close(new_w, want_w):
-        fail("b 对了，w 不对：w 也要用它自己的梯度更新。")
+    loss, params, velocities = _run_momentum(fn, _mse_loss())
+    want = (_MOM_WANT["w"], _MOM_WANT["b"])
+    if _close(params, (_MOM_W0, _MOM_B0)):
+        fail("w 和 b 都没有变：要用 assign / assign_add 原地更新变量；w = w + ... 只改了局部名字。")
+    if _close(params, _MOM_PLAIN):
+        fail(
+            "这是普通的梯度下降：速度没有参与更新。先把速度原地更新成 beta * u - lr * g，"
+            "再把新的速度加到参数上。"
+        )
+    if _close(params, _MOM_OLD_VELOCITY):
+        fail("参数加上的是更新之前的速度：先更新速度，再把**新的**速度加到参数上。")
+    if _close(params, _MOM_WRONG_SIGN):
+        fail("更新方向反了：速度应是 beta * u **减去** lr * g，否则损失会越来越大。")
+    if _close(params, (want[1], want[0])):
+        fail("w 和 b 的更新对调了：参数、速度和梯度要一一对应 (zip 的顺序)。")
     _ensure_close(
-        new_w,
-        want_w,
-        "更新后的 w",
+        np.array(params),
+        np.array(want),
+        "更新后的 (w, b)",
         rtol=1e-4,
         atol=1e-5,
-        hint="应为 w - lr * dL/dw，L = loss_fn(y, w*x + b)。",
+        hint="u ← beta·u − lr·g，θ ← θ + u (用新的 u)，g 是 loss_fn() 对 θ 的梯度。",
     )
-    _ensure_close(new_b, want_b, "更新后的 b", rtol=1e-4, atol=1e-5, hint="应为 b - lr * dL/db。")
-
+    if _close(velocities, _MOM_U0):
+        fail(
+            "参数对了，速度 (velocities) 却没有变：要把新的速度原地写回 (u.assign(...))，"
+            "下一步才能接着用。不要用 Keras 的优化器，它的速度存在它自己的变量里。"
+        )
+    _ensure_close(
+        np.array(velocities),
+        np.array(_MOM_WANT["u"]),
+        "更新后的速度",
+        rtol=1e-4,
+        atol=1e-5,
+        hint="每个速度应为 beta * u - lr * g。",
+    )
     if loss is None:
         fail("没有返回损失：函数最后要 return loss (更新前的损失)。")
     value = to_numpy(loss, "返回的损失").astype("float64")
     if value.size != 1:
         fail(f"损失应是一个标量，实际形状是 {value.shape}。")
     value = float(value.reshape(()))
-    if _close(value, _STEP_LOSS_AFTER):
+    if _close(value, _MOM_LOSS_AFTER):
         fail("返回的是更新之后的损失：请返回在 tape 里算出的、更新前的损失。")
     _ensure_close(
-        value,
-        _STEP_LOSS0,
-        "返回的损失",
-        rtol=1e-4,
-        atol=1e-5,
-        hint="应为更新前的损失：loss_fn(y, w*x + b)。",
+        value, _MOM_LOSS0, "返回的损失", rtol=1e-4, atol=1e-5, hint="应为更新前的 loss_fn()。"
     )
 
-    _, new_w, new_b = _run_step(fn, _mse_with_tanh_gradient())
-    if at(want_w, want_b):
+    _, params, _ = _run_momentum(fn, _mse_with_tanh_gradient())
+    if _close(params, want):
         fail(
             "换成一个用 tf.custom_gradient 改写了求导规则的损失后，结果仍和 MSE 的梯度公式一样："
-            "梯度要由 tape.gradient 对 loss_fn(y, y_pred) 求出，不要手推梯度公式，也不要忽略"
-            "传入的 loss_fn。"
+            "梯度要由 tape.gradient 对 loss_fn() 求出，不要手推梯度公式。"
         )
     _ensure_close(
-        np.array([new_w, new_b]),
-        np.array(_STEP_TANH),
+        np.array(params),
+        np.array([_MOM_TANH["w"], _MOM_TANH["b"]]),
         "改写了求导规则的损失上更新后的 (w, b)",
         rtol=1e-4,
         atol=1e-5,
-        hint="在 tape 里计算 loss_fn(y, w*x + b)，用 tape.gradient 求梯度。",
+        hint="在 tape 里调用 loss_fn()，用 tape.gradient 求梯度。",
     )
-    passed("gradient_descent_step 正确：梯度来自 tape，一步更新后损失下降")
+    passed("momentum_step 正确：梯度来自 tape，速度和参数都原地更新了")
 
 
 #: Visible case of exercise 0.5: 10 points of y = 3x - 1 + noise, batch size 4, w0 = b0 = 0,

@@ -10,34 +10,49 @@ so each must score 0 too.
 ANSWERS = {
     "ch00_stable_softmax": [
         (
-            "no built-in softmax: scipy.special.softmax (the issue's answer)",
+            "no built-in softmax: scipy.special.softmax on the kept positions (the issue's answer)",
             '''from scipy.special import softmax
 
 
-def stable_softmax(logits):
-    """沿最后一个轴计算数值稳定的 softmax。"""
-    return tf.constant(softmax(logits.numpy(), axis=-1))
+def stable_softmax(logits, mask=None):
+    """沿最后一个轴计算数值稳定的 softmax；mask 为 False 的位置概率为 0。"""
+    z = logits.numpy().astype("float64")
+    keep = np.ones(z.shape, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    out = np.zeros_like(z)
+    for i in range(z.shape[0]):
+        if keep[i].any():
+            out[i, keep[i]] = softmax(z[i, keep[i]])
+    return tf.constant(out.astype("float32"))
 ''',
         ),
         (
-            "no built-in softmax: tf.nn.softmax",
-            '''def stable_softmax(logits):
-    """沿最后一个轴计算数值稳定的 softmax。"""
-    return tf.nn.softmax(logits, axis=-1)
+            "no built-in softmax: tf.nn.softmax after hiding the masked logits",
+            '''def stable_softmax(logits, mask=None):
+    """沿最后一个轴计算数值稳定的 softmax；mask 为 False 的位置概率为 0。"""
+    if mask is None:
+        return tf.nn.softmax(logits, axis=-1)
+    probs = tf.nn.softmax(tf.where(mask, logits, -1e30), axis=-1)
+    return tf.where(mask, probs, 0.0)
 ''',
         ),
         (
-            "no built-in softmax: keras.layers.Softmax",
-            '''def stable_softmax(logits):
-    """沿最后一个轴计算数值稳定的 softmax。"""
-    return keras.layers.Softmax(axis=-1)(logits)
+            "no built-in softmax: keras.layers.Softmax after hiding the masked logits",
+            '''def stable_softmax(logits, mask=None):
+    """沿最后一个轴计算数值稳定的 softmax；mask 为 False 的位置概率为 0。"""
+    if mask is None:
+        mask = tf.ones_like(logits, dtype=tf.bool)
+    probs = keras.layers.Softmax(axis=-1)(tf.where(mask, logits, -1e30))
+    return tf.where(mask, probs, 0.0)
 ''',
         ),
         (
             "no built-in log_softmax: exp(tf.nn.log_softmax)",
-            '''def stable_softmax(logits):
-    """沿最后一个轴计算数值稳定的 softmax。"""
-    return tf.exp(tf.nn.log_softmax(logits, axis=-1))
+            '''def stable_softmax(logits, mask=None):
+    """沿最后一个轴计算数值稳定的 softmax；mask 为 False 的位置概率为 0。"""
+    if mask is None:
+        mask = tf.ones_like(logits, dtype=tf.bool)
+    probs = tf.exp(tf.nn.log_softmax(tf.where(mask, logits, -1e30), axis=-1))
+    return tf.where(mask, probs, 0.0)
 ''',
         ),
         (
@@ -45,77 +60,117 @@ def stable_softmax(logits):
             '''from keras import ops as K
 
 
-def stable_softmax(logits):
-    """沿最后一个轴计算数值稳定的 softmax。"""
-    return K.softmax(logits, axis=-1)
+def stable_softmax(logits, mask=None):
+    """沿最后一个轴计算数值稳定的 softmax；mask 为 False 的位置概率为 0。"""
+    if mask is None:
+        mask = tf.ones_like(logits, dtype=tf.bool)
+    return tf.where(mask, K.softmax(tf.where(mask, logits, -1e30), axis=-1), 0.0)
 ''',
         ),
     ],
-    "ch00_second_derivative": [
+    "ch00_hessian_vector_product": [
         (
-            "use nested tf.GradientTape: tf.gradients inside a tf.function (right numbers, no tape)",
-            '''def second_derivative(f, x):
-    """用嵌套的 GradientTape 计算 f 在 x 处的二阶导数。"""
+            "use two GradientTapes: tf.gradients twice inside a tf.function (right numbers, "
+            "custom gradients included, but no tape)",
+            '''def hessian_vector_product(f, x, v):
+    """用两层 GradientTape 计算 f 在 x 处的 Hessian 与向量 v 的乘积 H v。"""
+    v = tf.constant(v, dtype=tf.float32)
 
     @tf.function
-    def second(t):
-        dy_dx = tf.gradients(f(t), t)[0]
-        return tf.gradients(dy_dx, t)[0]
+    def hvp(t):
+        grad = tf.gradients(f(t), t)[0]
+        return tf.gradients(tf.reduce_sum(grad * v), t)[0]
 
-    return float(second(tf.constant(x, dtype=tf.float32)))
+    return hvp(tf.constant(x, dtype=tf.float32))
+''',
+        ),
+        (
+            "do not build the full Hessian: tape.jacobian of the gradient, then H @ v",
+            '''def hessian_vector_product(f, x, v):
+    """用两层 GradientTape 计算 f 在 x 处的 Hessian 与向量 v 的乘积 H v。"""
+    x = tf.constant(x, dtype=tf.float32)
+    with tf.GradientTape() as outer:
+        outer.watch(x)
+        with tf.GradientTape() as inner:
+            inner.watch(x)
+            y = f(x)
+        grad = inner.gradient(y, x)
+    hessian = outer.jacobian(grad, x)
+    return tf.linalg.matvec(hessian, tf.constant(v, dtype=tf.float32))
+''',
+        ),
+        (
+            "do not use finite differences: a central difference of the tape's gradient along v "
+            "(uses GradientTape, so its source passes; fails by behaviour on the custom-gradient "
+            "functions)",
+            '''def hessian_vector_product(f, x, v):
+    """用两层 GradientTape 计算 f 在 x 处的 Hessian 与向量 v 的乘积 H v。"""
+
+    def grad(point):
+        point = tf.constant(point, dtype=tf.float32)
+        with tf.GradientTape() as tape:
+            tape.watch(point)
+            y = f(point)
+        return tape.gradient(y, point).numpy().astype("float64")
+
+    h = 1e-3
+    return (grad(x + h * v) - grad(x - h * v)) / (2 * h)
 ''',
         ),
     ],
-    "ch00_gradient_descent_step": [
+    "ch00_momentum_step": [
         (
             "do not derive the gradient by hand: a dummy tape.gradient, then the MSE gradient "
-            "written out (the issue's answer; right numbers for an MSE loss_fn only, so it fails "
-            "by behaviour on the custom_gradient and MAE losses, not by its source)",
-            '''def gradient_descent_step(w, b, x, y, lr, loss_fn):
-    """对 y ≈ w*x + b 做一步梯度下降，返回更新前的损失 loss_fn(y, y_pred)。"""
+            "written out for the line model (right numbers for an MSE line only, so it fails by "
+            "behaviour on the custom-gradient, MAE and matrix cases, not by its source)",
+            '''def momentum_step(params, velocities, loss_fn, lr, beta):
+    """动量法的一步：u ← beta·u − lr·g，θ ← θ + u；返回更新前的损失 loss_fn()。"""
     with tf.GradientTape() as tape:
-        loss = loss_fn(y, w * x + b)
-    tape.gradient(loss, w)
-    err = w * x + b - y
-    grad_w = tf.reduce_mean(2.0 * err * x)
-    grad_b = tf.reduce_mean(2.0 * err)
-    w.assign_sub(lr * grad_w)
-    b.assign_sub(lr * grad_b)
-    return loss
-''',
-        ),
-        (
-            "do not derive the gradient by hand: a dummy tape, then a central finite difference "
-            "of loss_fn (right numbers for losses whose gradient is not overridden; fails by "
-            "behaviour on the custom_gradient loss)",
-            '''def gradient_descent_step(w, b, x, y, lr, loss_fn):
-    """对 y ≈ w*x + b 做一步梯度下降，返回更新前的损失 loss_fn(y, y_pred)。"""
-    with tf.GradientTape() as tape:
-        loss = loss_fn(y, w * x + b)
-    tape.gradient(loss, [w, b])
-    h = 1e-3
-    w0, b0 = float(w.numpy()), float(b.numpy())
-    grad_w = (float(loss_fn(y, (w0 + h) * x + b0)) - float(loss_fn(y, (w0 - h) * x + b0))) / (2 * h)
-    grad_b = (float(loss_fn(y, w0 * x + b0 + h)) - float(loss_fn(y, w0 * x + b0 - h))) / (2 * h)
-    w.assign_sub(lr * grad_w)
-    b.assign_sub(lr * grad_b)
+        loss = loss_fn()
+    tape.gradient(loss, params)
+    w, b = params
+    x = tf.constant([-1.0, 0.0, 1.0, 2.0, 3.0])
+    err = w * x + b - (3.0 * x - 1.0)
+    grads = [tf.reduce_mean(2.0 * err * x), tf.reduce_mean(2.0 * err)]
+    for param, velocity, grad in zip(params, velocities, grads):
+        velocity.assign(beta * velocity - lr * grad)
+        param.assign_add(velocity)
     return loss
 ''',
         ),
         (
             "compute the gradient with tf.GradientTape: tf.gradients inside a tf.function "
             "(right numbers, custom_gradient included, but no tape)",
-            '''def gradient_descent_step(w, b, x, y, lr, loss_fn):
-    """对 y ≈ w*x + b 做一步梯度下降，返回更新前的损失 loss_fn(y, y_pred)。"""
+            '''def momentum_step(params, velocities, loss_fn, lr, beta):
+    """动量法的一步：u ← beta·u − lr·g，θ ← θ + u；返回更新前的损失 loss_fn()。"""
 
     @tf.function
     def loss_and_grads():
-        loss = loss_fn(y, w * x + b)
-        return loss, tf.gradients(loss, [w, b])
+        loss = loss_fn()
+        return loss, tf.gradients(loss, params)
 
-    loss, (grad_w, grad_b) = loss_and_grads()
-    w.assign_sub(lr * grad_w)
-    b.assign_sub(lr * grad_b)
+    loss, grads = loss_and_grads()
+    for param, velocity, grad in zip(params, velocities, grads):
+        velocity.assign(beta * velocity - lr * grad)
+        param.assign_add(velocity)
+    return loss
+''',
+        ),
+        (
+            "no Keras optimizer: keras.optimizers.SGD(momentum=beta) with its momentum state "
+            "loaded from and written back to the velocities (right numbers)",
+            '''def momentum_step(params, velocities, loss_fn, lr, beta):
+    """动量法的一步：u ← beta·u − lr·g，θ ← θ + u；返回更新前的损失 loss_fn()。"""
+    # momentum=0 would give the optimizer no momentum state to load and read back
+    opt = keras.optimizers.SGD(learning_rate=lr, momentum=max(beta, 1e-9))
+    opt.build(params)
+    for state, velocity in zip(opt.momentums, velocities):
+        state.assign(velocity)
+    with tf.GradientTape() as tape:
+        loss = loss_fn()
+    opt.apply_gradients(zip(tape.gradient(loss, params), params))
+    for state, velocity in zip(opt.momentums, velocities):
+        velocity.assign(state)
     return loss
 ''',
         ),
