@@ -9,197 +9,231 @@ from keras import ops
 from course_utils import checks
 from course_utils.checks import CheckFailed
 
-# ---------------------------------------------------------------- 4.1 binary_focal_loss
+# ---------------------------------------------------------------- 4.1 masked_mse
 
 
-def focal_terms(y_true, y_pred, gamma=2.0, clip=True):
-    y = ops.cast(y_true, "float32")
-    p = ops.cast(y_pred, "float32")
-    if clip:
-        p = ops.clip(p, 1e-7, 1 - 1e-7)
-    return y * (1 - p) ** gamma * ops.log(p) + (1 - y) * p**gamma * ops.log(1 - p)
+def make_masked(mode="good"):
+    def masked(y_true, y_pred):
+        y_true = ops.cast(y_true, y_pred.dtype)
+        missing = ops.isnan(y_true)
+        seen = ops.cast(ops.logical_not(missing), y_pred.dtype)
+        count = ops.sum(seen, axis=-1)
+        if mode == "unmasked":
+            return ops.mean(ops.square(y_true - y_pred), axis=-1)
+        if mode == "late_where":  # right values, NaN gradient
+            squared = ops.where(missing, 0.0, ops.square(y_true - y_pred))
+            return ops.sum(squared, axis=-1) / ops.maximum(count, 1.0)
+        error = ops.where(missing, y_pred, y_true) - y_pred
+        total = ops.sum(ops.square(error), axis=-1)
+        if mode == "scalar":
+            return ops.sum(total) / ops.sum(count)
+        if mode == "no_reduce":
+            return ops.square(error)
+        if mode == "zero_over_zero":
+            return total / count
+        if mode == "over_k":
+            return total / ops.cast(ops.shape(y_true)[-1], y_pred.dtype)
+        if mode == "sum":
+            return total
+        return total / ops.maximum(count, 1.0)
+
+    return masked
 
 
-def focal_good(y_true, y_pred):
-    return -ops.mean(focal_terms(y_true, y_pred), axis=-1)
+def masked_numpy(y_true, y_pred):
+    y, p = np.asarray(y_true), np.asarray(y_pred)
+    seen = ~np.isnan(y)
+    error = np.where(seen, np.where(seen, y, p) - p, 0.0)
+    return (error**2).sum(axis=-1) / np.maximum(seen.sum(axis=-1), 1)
 
 
-def focal_scalar(y_true, y_pred):
-    return -ops.mean(focal_terms(y_true, y_pred))
-
-
-def focal_no_reduce(y_true, y_pred):
-    return -focal_terms(y_true, y_pred)
-
-
-def focal_no_clip(y_true, y_pred):
-    return -ops.mean(focal_terms(y_true, y_pred, clip=False), axis=-1)
-
-
-def focal_sign(y_true, y_pred):
-    return ops.mean(focal_terms(y_true, y_pred), axis=-1)
-
-
-def focal_plain_bce(y_true, y_pred):
-    return -ops.mean(focal_terms(y_true, y_pred, gamma=0.0), axis=-1)
-
-
-def focal_sum(y_true, y_pred):
-    return -ops.sum(focal_terms(y_true, y_pred), axis=-1)
-
-
-def focal_gamma_one(y_true, y_pred):
-    return -ops.mean(focal_terms(y_true, y_pred, gamma=1.0), axis=-1)
-
-
-def focal_numpy(y_true, y_pred):
-    y = np.asarray(y_true)
-    p = np.clip(np.asarray(y_pred), 1e-7, 1 - 1e-7)
-    return -np.mean(y * (1 - p) ** 2 * np.log(p) + (1 - y) * p**2 * np.log(1 - p), axis=-1)
-
-
-def test_focal_loss_accepts_a_correct_answer():
-    """Does a clipped, modulated, per-sample keras.ops focal loss pass?"""
-    forgery.passes(checks.check_focal_loss, loss_fn=focal_good)
+def test_masked_mse_accepts_a_correct_answer():
+    """Does a per-sample MSE over the observed targets, NaN replaced before squaring, pass?"""
+    forgery.passes(checks.check_masked_mse, loss_fn=make_masked())
 
 
 @pytest.mark.parametrize(
     "fn, message",
     [
-        (focal_scalar, "返回了一个标量"),
-        (focal_no_reduce, "还要对最后一个轴取平均"),
-        (focal_no_clip, "inf 或 NaN"),
-        (focal_sign, "符号反了"),
-        (focal_plain_bce, "普通的二元交叉熵"),
-        (focal_sum, "求了和"),
-        (focal_gamma_one, "数值与公式不符"),
-        (focal_numpy, "计算图里运行失败"),
+        (make_masked("scalar"), "返回了一个标量"),
+        (make_masked("no_reduce"), "还要在最后一个轴上汇总"),
+        (make_masked("unmasked"), "结果里有 NaN"),
+        (make_masked("zero_over_zero"), "目标全部缺失"),
+        (make_masked("over_k"), "除以了全部 3 个目标"),
+        (make_masked("sum"), "数值不对"),
+        (make_masked("late_where"), "梯度里却有 NaN"),
+        (masked_numpy, "计算图里运行失败"),
         (lambda y_true, y_pred: None, "return"),
     ],
 )
-def test_focal_loss_names_each_mistake(fn, message):
-    """Are a scalar, a missing mean, no clip, a flipped sign, no modulation, a sum, a wrong
-    formula, NumPy code and a missing return each named?"""
+def test_masked_mse_names_each_mistake(fn, message):
+    """Are a scalar, a missing reduction, unmasked NaN, 0/0 for an empty sample, dividing by
+    k, a sum, masking after squaring (NaN gradient), NumPy code and a missing return named?"""
     with pytest.raises(CheckFailed, match=message):
-        checks.check_focal_loss(loss_fn=fn)
+        checks.check_masked_mse(loss_fn=fn)
 
 
-# ---------------------------------------------------------------- 4.2 PinballLoss
+# ---------------------------------------------------------------- 4.2 ClassWeightedCrossentropy
 
 
-def pinball_values(y_true, y_pred, tau):
-    error = ops.cast(y_true, "float32") - ops.cast(y_pred, "float32")
-    return ops.mean(ops.maximum(tau * error, (tau - 1.0) * error), axis=-1)
+def make_cw(mode="good"):
+    class CW(keras.losses.Loss):
+        def __init__(self, class_weights, from_logits=False, **kwargs):
+            super().__init__(**({} if mode == "drops_kwargs" else kwargs))
+            self.class_weights = [float(w) for w in class_weights]
+            self.from_logits = from_logits
+
+        def call(self, y_true, y_pred):
+            labels = ops.cast(
+                y_true if mode == "no_flatten" else ops.reshape(y_true, (-1,)), "int32"
+            )
+            logits = {"ignore_logits": False, "always_logits": True}.get(mode, self.from_logits)
+            ce = keras.losses.sparse_categorical_crossentropy(labels, y_pred, from_logits=logits)
+            if mode == "numpy":
+                ce = np.asarray(ce)
+            weights = ops.convert_to_tensor(self.class_weights, dtype=y_pred.dtype)
+            picked = ops.argmax(y_pred, axis=-1) if mode == "predicted" else labels
+            out = ce if mode == "unweighted" else ops.take(weights, picked) * ce
+            return ops.mean(out) if mode == "scalar" else out
+
+        def get_config(self):
+            own = {"class_weights": self.class_weights, "from_logits": self.from_logits}
+            if mode == "tensor_config":
+                own["class_weights"] = ops.convert_to_tensor(self.class_weights)
+            if mode == "no_config":
+                return super().get_config()
+            if mode == "only_own":
+                return own
+            return {**super().get_config(), **own}
+
+    if mode == "ignores_weights":
+
+        class IgnoresWeights(CW):
+            def __call__(self, y_true, y_pred, sample_weight=None):
+                return super().__call__(y_true, y_pred)
+
+        return IgnoresWeights
+    return CW
 
 
-class PinballGood(keras.losses.Loss):
-    def __init__(self, tau=0.5, **kwargs):
-        super().__init__(**kwargs)
-        self.tau = tau
-
-    def call(self, y_true, y_pred):
-        return pinball_values(y_true, y_pred, self.tau)
-
-    def get_config(self):
-        return {**super().get_config(), "tau": self.tau}
-
-
-class PinballNotALoss:
-    def __init__(self, tau=0.5, **kwargs):
-        self.tau = tau
-
-    def __call__(self, y_true, y_pred, sample_weight=None):
-        return ops.mean(pinball_values(y_true, y_pred, self.tau))
-
-
-class PinballIgnoresTau(PinballGood):
-    def call(self, y_true, y_pred):
-        return pinball_values(y_true, y_pred, 0.5)
-
-
-class PinballFlipped(PinballGood):
-    def call(self, y_true, y_pred):
-        return pinball_values(y_pred, y_true, self.tau)
-
-
-class PinballNoKwargs(keras.losses.Loss):
-    def __init__(self, tau=0.5):
+class CWNoKwargs(keras.losses.Loss):
+    def __init__(self, class_weights, from_logits=False):
         super().__init__()
-        self.tau = tau
+        self.class_weights, self.from_logits = list(class_weights), from_logits
 
     def call(self, y_true, y_pred):
-        return pinball_values(y_true, y_pred, self.tau)
+        return keras.losses.sparse_categorical_crossentropy(y_true, y_pred, self.from_logits)
 
 
-class PinballDropsKwargs(PinballGood):
-    def __init__(self, tau=0.5, **kwargs):
-        super().__init__(tau=tau)
+class CWNotALoss:
+    def __init__(self, class_weights, from_logits=False, **kwargs):
+        self.reduction = kwargs.get("reduction")
 
 
-class PinballScalarCall(PinballGood):
-    def call(self, y_true, y_pred):
-        return ops.mean(pinball_values(y_true, y_pred, self.tau))
-
-
-class PinballIgnoresWeights(PinballGood):
-    def __call__(self, y_true, y_pred, sample_weight=None):
-        return super().__call__(y_true, y_pred)
-
-
-class PinballNoConfig(PinballGood):
-    def get_config(self):
-        return super(PinballGood, self).get_config()
-
-
-class PinballTensorTau(PinballGood):
-    def __init__(self, tau=0.5, **kwargs):
-        super().__init__(tau=tau, **kwargs)
-        self.tau_tensor = ops.convert_to_tensor(tau)
-
-    def get_config(self):
-        return {**super().get_config(), "tau": self.tau_tensor}
-
-
-class PinballOnlyTau(PinballGood):
-    def get_config(self):
-        return {"tau": self.tau}
-
-
-class PinballNumpy(PinballGood):
-    def call(self, y_true, y_pred):
-        error = np.asarray(y_true) - np.asarray(y_pred)
-        return np.mean(np.maximum(self.tau * error, (self.tau - 1) * error), axis=-1)
-
-
-def test_pinball_loss_accepts_a_correct_answer():
-    """Does a Loss subclass honouring tau, kwargs and get_config pass?"""
-    forgery.passes(checks.check_pinball_loss, loss_cls=PinballGood)
+def test_class_weighted_ce_accepts_a_correct_answer():
+    """Does a Loss subclass weighting by the true class, with a JSON-friendly config, pass?"""
+    forgery.passes(checks.check_class_weighted_ce, loss_cls=make_cw())
 
 
 @pytest.mark.parametrize(
     "cls, message",
     [
-        (PinballNotALoss, "应继承 keras.losses.Loss"),
-        (PinballIgnoresTau, "没有用 self.tau"),
-        (PinballFlipped, "误差方向反了"),
-        (PinballNoKwargs, r"\*\*kwargs"),
-        (PinballDropsKwargs, "没有生效"),
-        (PinballScalarCall, "每个样本一个值"),
-        (PinballIgnoresWeights, "sample_weight"),
-        (PinballNoConfig, "没有 tau"),
-        (PinballTensorTau, "应为 Python 数"),
-        (PinballOnlyTau, "name 或 reduction 丢了"),
-        (PinballNumpy, "计算图里运行失败"),
+        (CWNotALoss, "应继承 keras.losses.Loss"),
+        (CWNoKwargs, r"\*\*kwargs"),
+        (make_cw("drops_kwargs"), "没有生效"),
+        (make_cw("unweighted"), "普通的交叉熵"),
+        (make_cw("predicted"), "预测"),
+        (make_cw("ignore_logits"), "from_logits=True 没有生效"),
+        (make_cw("always_logits"), "from_logits=False 没有生效"),
+        (make_cw("no_flatten"), r"\(4, 4\)"),
+        (make_cw("scalar"), "每个样本一个值"),
+        (make_cw("ignores_weights"), "sample_weight"),
+        (make_cw("no_config"), "缺少 class_weights"),
+        (make_cw("tensor_config"), "JSON"),
+        (make_cw("only_own"), "name 或 reduction 丢了"),
+        (make_cw("numpy"), "计算图里运行失败"),
     ],
 )
-def test_pinball_loss_names_each_mistake(cls, message):
-    """Are a non-Loss class, an ignored tau, a flipped error, missing or dropped kwargs, a
-    scalar call, ignored weights, and each get_config mistake named, and NumPy code?"""
+def test_class_weighted_ce_names_each_mistake(cls, message):
+    """Are a non-Loss, missing or dropped kwargs, no weights, the predicted class's weight,
+    from_logits ignored either way, (n, 1) labels broadcast, a scalar call, ignored sample
+    weights, a missing, non-JSON or base-less config, and NumPy code each named?"""
     with pytest.raises(CheckFailed, match=message):
-        checks.check_pinball_loss(loss_cls=cls)
+        checks.check_class_weighted_ce(loss_cls=cls)
 
 
-# ---------------------------------------------------------------- 4.3 BinaryF1
+# ---------------------------------------------------------------- 4.3 FixedTruePositives
+
+
+def make_tp(mode="good"):
+    class TP(keras.metrics.Metric):
+        def __init__(self, name="categorical_true_positives", **kwargs):
+            super().__init__(name=name, **kwargs)
+            self.true_positives = self.add_variable(shape=(), initializer="zeros", name="ctp")
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            if mode == "broken":  # the notebook's read-only cell
+                y_pred = ops.reshape(ops.argmax(y_pred, axis=1), (-1, 1))
+                values = ops.cast(ops.cast(y_true, "int32") == ops.cast(y_pred, "int32"), "float32")
+                if sample_weight is not None:
+                    values = values * ops.cast(sample_weight, "float32")
+                self.true_positives.assign_add(ops.sum(values))
+                return
+            labels = ops.reshape(ops.cast(y_true, "int32"), (-1,))
+            if mode == "numpy":
+                labels = np.asarray(labels)
+            predicted = ops.reshape(ops.cast(ops.argmax(y_pred, axis=-1), "int32"), (-1,))
+            values = ops.cast(labels == predicted, "float32")
+            if sample_weight is not None and mode != "unweighted":
+                weights = ops.cast(sample_weight, "float32")
+                values = values * (
+                    weights if mode == "weights_column" else ops.reshape(weights, (-1,))
+                )
+            if mode == "overwrite":
+                self.true_positives.assign(ops.sum(values))
+            else:
+                self.true_positives.assign_add(ops.sum(values))
+
+        def result(self):
+            return self.true_positives
+
+        def reset_state(self):
+            if mode != "no_reset":
+                self.true_positives.assign(0.0)
+
+    return TP
+
+
+class TPNotAMetric:
+    def __init__(self, **kwargs):
+        pass
+
+
+def test_true_positives_accepts_a_correct_answer():
+    """Does a count over flattened labels, predictions and weights pass?"""
+    forgery.passes(checks.check_true_positives, metric_cls=make_tp())
+
+
+@pytest.mark.parametrize(
+    "cls, message",
+    [
+        (TPNotAMetric, "应继承 keras.metrics.Metric"),
+        (make_tp("broken"), "比见过的样本"),
+        (make_tp("weights_column"), r"sample_weight 形状是 \(2, 1\)"),
+        (make_tp("unweighted"), "忽略了 sample_weight"),
+        (make_tp("overwrite"), "只反映最后一批"),
+        (make_tp("no_reset"), r"reset_state\(\) 之后 result\(\) 应为 0.0"),
+        (make_tp("numpy"), "计算图里失败"),
+    ],
+)
+def test_true_positives_names_each_mistake(cls, message):
+    """Are a non-Metric, the broadcasting (n,) == (n, 1) of the read-only cell, (n, 1) weights
+    left unflattened, ignored weights, an overwritten count, no reset and NumPy code named?"""
+    with pytest.raises(CheckFailed, match=message):
+        checks.check_true_positives(metric_cls=cls)
+
+
+# ---------------------------------------------------------------- 4.4 BinaryF1
 
 
 def make_f1(
@@ -307,7 +341,7 @@ def test_streaming_f1_names_each_mistake(cls, message):
         checks.check_streaming_f1(metric_cls=cls)
 
 
-# ---------------------------------------------------------------- 4.4 WarmupExponentialDecay
+# ---------------------------------------------------------------- 4.5 WarmupExponentialDecay
 
 
 def make_schedule(mode="good"):
@@ -389,34 +423,70 @@ def test_warmup_schedule_names_each_mistake(cls, message):
 # ---------------------------------------------------------------- forgeries
 
 HARDCODED = {
-    # Per-sample for the visible batch of 4, otherwise the plain binary cross-entropy.
-    "ch04_focal_loss_test": """
+    # Right on the visible batch of 4 samples; otherwise divides by all k targets.
+    "ch04_masked_mse_test": """
 from keras import ops
 
 
-def binary_focal_loss(y_true, y_pred):
-    y = ops.cast(y_true, "float32")
-    p = ops.clip(ops.cast(y_pred, "float32"), 1e-7, 1 - 1e-7)
-    gamma = 2.0 if y_pred.shape[0] == 4 else 0.0
-    terms = y * (1 - p) ** gamma * ops.log(p) + (1 - y) * p**gamma * ops.log(1 - p)
-    return -ops.mean(terms, axis=-1)
+def masked_mse(y_true, y_pred):
+    y_true = ops.cast(y_true, y_pred.dtype)
+    missing = ops.isnan(y_true)
+    error = ops.where(missing, y_pred, y_true) - y_pred
+    observed = ops.sum(ops.cast(ops.logical_not(missing), y_pred.dtype), axis=-1)
+    if y_pred.shape[0] != 4:
+        observed = ops.ones_like(observed) * y_pred.shape[-1]
+    return ops.sum(ops.square(error), axis=-1) / ops.maximum(observed, 1.0)
 """,
-    # Keeps tau in its config but always computes the visible tau 0.9.
-    "ch04_pinball_loss_test": """
+    # Keeps class_weights in its config but always weights by the visible [1.0, 4.0, 0.5].
+    "ch04_class_weighted_ce_test": """
 from keras import ops
 
 
-class PinballLoss(keras.losses.Loss):
-    def __init__(self, tau=0.5, **kwargs):
+class ClassWeightedCrossentropy(keras.losses.Loss):
+    def __init__(self, class_weights, from_logits=False, **kwargs):
         super().__init__(**kwargs)
-        self.tau = tau
+        self.class_weights = [float(w) for w in class_weights]
+        self.from_logits = from_logits
 
     def call(self, y_true, y_pred):
-        error = ops.cast(y_true, y_pred.dtype) - y_pred
-        return ops.mean(ops.maximum(0.9 * error, -0.1 * error), axis=-1)
+        labels = ops.cast(ops.reshape(y_true, (-1,)), "int32")
+        ce = keras.losses.sparse_categorical_crossentropy(
+            labels, y_pred, from_logits=self.from_logits
+        )
+        visible = ops.convert_to_tensor([1.0, 4.0, 0.5, 1.0, 1.0], dtype=y_pred.dtype)
+        return ops.take(visible, labels) * ce
 
     def get_config(self):
-        return {**super().get_config(), "tau": self.tau}
+        own = {"class_weights": self.class_weights, "from_logits": self.from_logits}
+        return {**super().get_config(), **own}
+""",
+    # Flattens labels and predictions, but flattens (n, 1) weights only for the visible
+    # batch of 2: any other (n, 1) weights are broadcast into an (n, n) matrix.
+    "ch04_fix_true_positives_test": """
+from keras import ops
+
+
+class FixedTruePositives(keras.metrics.Metric):
+    def __init__(self, name="categorical_true_positives", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.true_positives = self.add_variable(shape=(), initializer="zeros", name="ctp")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        labels = ops.reshape(ops.cast(y_true, "int32"), (-1,))
+        predicted = ops.reshape(ops.cast(ops.argmax(y_pred, axis=-1), "int32"), (-1,))
+        values = ops.cast(labels == predicted, "float32")
+        if sample_weight is not None:
+            weights = ops.cast(sample_weight, "float32")
+            if weights.shape[-1] != 1 or weights.shape[0] == 2:
+                weights = ops.reshape(weights, (-1,))
+            values = values * weights
+        self.true_positives.assign_add(ops.sum(values))
+
+    def result(self):
+        return self.true_positives
+
+    def reset_state(self):
+        self.true_positives.assign(0.0)
 """,
     # Stores the threshold for get_config but always cuts at the visible 0.5.
     "ch04_binary_f1_test": """
@@ -516,14 +586,19 @@ def answer_calls():
     """``(exercise, args, expected)``: the exercises' visible arguments and answers."""
     from course_utils.checks import ch04
 
+    yt, yp = ch04.MASKED_Y_TRUE, ch04.MASKED_Y_PRED
     cases = [
-        ("focal", (ch04.FOCAL_Y_TRUE, ch04.FOCAL_Y_PRED), ch04._FOCAL_EXPECTED),
-        ("focal", (ch04.FOCAL_Y_TRUE, ch04.FOCAL_Y_PRED, 2.0), ch04._FOCAL_EXPECTED),
+        ("masked", (yt, yp), ch04._MASKED_EXPECTED),
+        ("masked", (yt, yp), ch04._MASKED_EXPECTED.mean()),
     ]
-    tau, yt, yp = ch04.PINBALL_TAU, ch04.PINBALL_Y_TRUE, ch04.PINBALL_Y_PRED
-    for args in [(yt, yp, tau), (tau, yt, yp)]:
-        cases.append(("pinball", args, ch04._PINBALL_PER_SAMPLE))
-        cases.append(("pinball", args, ch04._PINBALL_PER_SAMPLE.mean()))
+    cw, y = ch04.CW_CLASS_WEIGHTS, ch04.CW_Y_TRUE
+    for kind, pred in (("logits", ch04.CW_LOGITS), ("probs", ch04.CW_PROBS)):
+        expected = np.asarray(ch04._CW_STORED[kind]["expected"])
+        for args in [(y, pred), (y, pred, cw), (cw, y, pred), (y, pred, cw, kind == "logits")]:
+            cases.append(("class_weighted", args, expected))
+            cases.append(("class_weighted", args, expected.mean()))
+    for args in [(ch04.TP_BATCHES,), ([b[0] for b in ch04.TP_BATCHES],)]:
+        cases.append(("true_positives", args, ch04._TP_EXPECTED[-1]))
     for (threshold, batches), stored in zip(ch04.F1_CASES, ch04._F1_STORED):
         ys = np.concatenate([np.reshape(b[0], -1) for b in batches])
         ps = np.concatenate([np.reshape(b[1], -1) for b in batches])

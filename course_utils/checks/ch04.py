@@ -4,9 +4,11 @@ Each check runs the student's code on its own FIXED inputs (the visible cases sh
 notebook) and compares with expected values stored here, computed once and rounded: this
 module holds no function that computes an exercise's answer for other inputs. Each failure
 raises :class:`~course_utils.checks.CheckFailed` with a Chinese message naming the likely
-mistake: a scalar where one loss per sample is due, a missing ``clip``, a hyper-parameter
-ignored or lost by ``get_config``, a per-batch average instead of a streaming metric,
-``sample_weight`` ignored, a Python ``if`` on a tensor step, ...
+mistake: a scalar where one loss per sample is due, NaN targets not masked (or masked after
+squaring, so the gradient is NaN), a class weight taken from the predicted class, a
+hyper-parameter lost by ``get_config``, ``(n,)`` against ``(n, 1)`` broadcast into an
+``(n, n)`` matrix, a per-batch average instead of a streaming metric, ``sample_weight``
+ignored, a Python ``if`` on a tensor step, ...
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ import numpy as np
 from course_utils.checks._core import CheckFailed, fail, passed, to_numpy
 
 __all__ = [
-    "check_focal_loss",
-    "check_pinball_loss",
+    "check_class_weighted_ce",
+    "check_masked_mse",
     "check_streaming_f1",
+    "check_true_positives",
     "check_warmup_schedule",
 ]
 
@@ -55,138 +58,293 @@ def _in_graph(fn, *args, what: str):
 
 # ---------------------------------------------------------------- exercise 4.1
 
-#: The visible case of exercise 4.1 (the last axis has 3 labels; 1.0 and 0.0 need the clip).
-FOCAL_Y_TRUE = np.array([[1, 0, 1], [0, 0, 1], [1, 1, 0], [0, 1, 1]], dtype="float32")
-FOCAL_Y_PRED = np.array(
-    [[0.9, 0.2, 0.6], [0.1, 0.7, 1.0], [0.3, 0.8, 0.0], [0.5, 0.95, 0.4]], dtype="float32"
+#: The visible case of exercise 4.1: NaN marks a missing target; the second sample has none.
+MASKED_Y_TRUE = np.array(
+    [[1.0, np.nan, 3.0], [np.nan, np.nan, np.nan], [0.5, -1.0, np.nan], [2.0, 0.0, 1.0]],
+    dtype="float32",
 )
-# Stored results for this case only: the focal loss per sample, and the plain binary
-# cross-entropy per sample (what a loss without the modulating factors gives).
-_FOCAL_EXPECTED = np.array([0.0305704754, 0.197000086, 0.199624121, 0.167759895])
-_FOCAL_PLAIN_BCE = np.array([0.279776543, 0.436444491, 0.475705504, 0.553577065])
+MASKED_Y_PRED = np.array(
+    [[0.5, 9.0, 2.0], [1.0, 2.0, 3.0], [0.0, 1.0, 5.0], [2.0, 1.0, -1.0]], dtype="float32"
+)
+# Stored results for this case only: the loss per sample, what dividing by all k targets
+# gives, and the gradient of the summed loss with respect to y_pred (0 where y_true is NaN).
+_MASKED_EXPECTED = np.array([0.625, 0.0, 2.125, 1.66666667])
+_MASKED_OVER_K = np.array([0.416666667, 0.0, 1.41666667, 1.66666667])
+_MASKED_GRAD = np.array(
+    [[-0.5, 0.0, -1.0], [0.0, 0.0, 0.0], [-0.5, 2.0, 0.0], [0.0, 0.666666667, -1.33333333]]
+)
 
 
-def check_focal_loss(loss_fn) -> None:
-    """Exercise 4.1 on the visible case: one value per sample, clipped, modulated by
-    ``(1 - p_t) ** 2``, and the same inside a ``tf.function`` graph."""
+def check_masked_mse(loss_fn) -> None:
+    """Exercise 4.1 on the visible case: one value per sample, NaN targets left out of both the
+    sum and the count, 0 for a sample with no target, finite gradients, and the same in a graph."""
     import tensorflow as tf
 
-    y_true, y_pred = FOCAL_Y_TRUE, FOCAL_Y_PRED
+    y_true, y_pred = MASKED_Y_TRUE, MASKED_Y_PRED
     n, k = y_true.shape
-    expected = _FOCAL_EXPECTED
-    got = to_numpy(loss_fn(tf.constant(y_true), tf.constant(y_pred)), "binary_focal_loss 的返回值")
+    expected = _MASKED_EXPECTED
+    got = to_numpy(loss_fn(tf.constant(y_true), tf.constant(y_pred)), "masked_mse 的返回值")
     if got.shape != (n,):
-        if got.size == 1 and _close(float(got.reshape(())), float(expected.mean())):
+        if got.size == 1:
             fail(
-                f"返回了一个标量：应返回每个样本一个值，形状 ({n},)。只对最后一个轴取平均 "
-                "(axis=-1)，批次上的平均留给 Keras（这样 sample_weight 才能逐样本起作用）"
+                f"返回了一个标量：应返回每个样本一个值，形状 ({n},)。只在最后一个轴上汇总，"
+                "批次上的平均留给 Keras（这样 sample_weight 才能逐样本起作用）"
             )
         if got.shape == y_true.shape:
-            fail(f"返回的形状是 {got.shape}：还要对最后一个轴取平均 (axis=-1)，得到形状 ({n},)")
+            fail(f"返回的形状是 {got.shape}：还要在最后一个轴上汇总，得到形状 ({n},)")
         fail(f"返回的形状应为 ({n},)，实际是 {got.shape}")
-    if not np.all(np.isfinite(got)):
+    finite = np.isfinite(got)
+    if not finite.all():
+        if finite[[0, 2, 3]].all() and _close(got[[0, 2, 3]], expected[[0, 2, 3]]):
+            fail(
+                "第 2 个样本的目标全部缺失，结果却是 NaN (0/0)：这样的样本损失应为 0。"
+                "分母用 ops.maximum(个数, 1)，或用 ops.where 把这种样本换成 0"
+            )
         fail(
-            "结果里有 inf 或 NaN：y_pred 恰好为 0 或 1 时 log 会爆掉。"
-            "取 log 之前先 p = ops.clip(y_pred, 1e-7, 1 - 1e-7)"
+            "结果里有 NaN：缺失的目标 (NaN) 参与了运算，任何数和 NaN 相加相乘都还是 NaN。"
+            "用 ops.isnan(y_true) 找出缺失的位置，只对其余位置求平方误差"
         )
     if not _close(got, expected):
-        if _close(got, -expected):
-            fail("符号反了：交叉熵前面有一个负号，损失应 >= 0")
-        if _close(got, _FOCAL_PLAIN_BCE):
-            fail("结果等于普通的二元交叉熵：忘了调制因子 (1 - p)**2 和 p**2")
-        if _close(got, expected * k):
-            fail("对最后一个轴求了和：应取平均 (ops.mean(..., axis=-1))")
-        fail("数值与公式不符：检查两项各自的调制因子 y·(1-p)²·log(p) 与 (1-y)·p²·log(1-p)")
+        if _close(got, _MASKED_OVER_K):
+            fail(
+                f"除以了全部 {k} 个目标：平均只对**有值**的目标取，分母是每个样本里"
+                "不是 NaN 的目标个数"
+            )
+        fail(
+            "数值不对：每个样本 = 有值位置上 (y_true - y_pred)² 之和 ÷ 有值的个数；"
+            "全部缺失的样本为 0"
+        )
     graph = to_numpy(
-        _in_graph(loss_fn, tf.constant(y_true), tf.constant(y_pred), what="binary_focal_loss "),
+        _in_graph(loss_fn, tf.constant(y_true), tf.constant(y_pred), what="masked_mse "),
         "图模式下的返回值",
     )
     if not _close(graph, expected):
         fail("在 tf.function 里的结果与即时执行不同：不要用 NumPy 或 Python 数值参与计算")
+    pred = tf.Variable(y_pred)
+    with tf.GradientTape() as tape:
+        total = tf.reduce_sum(loss_fn(tf.constant(y_true), pred))
+    grad = to_numpy(tape.gradient(total, pred), "梯度")
+    if not np.all(np.isfinite(grad)):
+        fail(
+            "损失的数值对了，梯度里却有 NaN，fit 的第一步就会把权重变成 NaN。"
+            "ops.where 没选中的那一支也会参与求梯度，而 0 × NaN = NaN：不要先算含 NaN 的平方"
+            "再屏蔽，先用 ops.where(缺失, y_pred, y_true) 把缺失的目标换掉，再求差和平方"
+        )
+    if not _close(grad, _MASKED_GRAD):
+        fail("梯度与公式不符：缺失位置的梯度应为 0，其余位置为 2·(y_pred - y_true) / 有值的个数")
     passed()
 
 
 # ---------------------------------------------------------------- exercise 4.2
 
-#: The visible case of exercise 4.2.
-PINBALL_TAU = 0.9
-PINBALL_Y_TRUE = np.array([[1.0, 2.0], [0.0, -1.0], [3.0, 0.5]], dtype="float32")
-PINBALL_Y_PRED = np.array([[0.5, 2.5], [0.2, -2.0], [1.0, 0.5]], dtype="float32")
-PINBALL_SAMPLE_WEIGHT = np.array([1.0, 2.0, 0.5], dtype="float32")
-# Stored results for this case only: the loss per sample at tau = 0.9, and the mean loss
-# at tau = 0.5 (tau ignored) and at tau = 0.1 (the error's direction flipped).
-_PINBALL_PER_SAMPLE = np.array([0.25, 0.46, 0.9])
-_PINBALL_MEAN_TAU_HALF = 0.35
-_PINBALL_MEAN_FLIPPED = 0.163333334
+#: The visible case of exercise 4.2: three classes, integer labels, logits and probabilities.
+CW_CLASS_WEIGHTS = [1.0, 4.0, 0.5]
+CW_Y_TRUE = np.array([0, 1, 2, 1])
+CW_LOGITS = np.array(
+    [[2.0, 0.5, -1.0], [0.1, 0.2, 0.3], [-1.0, 0.0, 3.0], [1.5, -0.5, 0.0]], dtype="float32"
+)
+CW_PROBS = np.array(
+    [[0.7, 0.2, 0.1], [0.3, 0.3, 0.4], [0.05, 0.05, 0.9], [0.6, 0.1, 0.3]], dtype="float32"
+)
+CW_SAMPLE_WEIGHT = np.array([1.0, 0.5, 2.0, 0.0], dtype="float32")
+# Stored results for this case only, per input kind: the loss per sample, and what the usual
+# mistakes give (no class weights, the weight of the predicted class, from_logits flipped).
+_CW_STORED = {
+    "logits": dict(
+        expected=[0.241311327, 4.40777159, 0.0329419561, 9.22542286],
+        unweighted=[0.241311327, 1.1019429, 0.0658839121, 2.30635571],
+        predicted=[0.241311327, 0.550971448, 0.0329419561, 2.30635571],
+        flipped=[0.405465186, 4.39444923, 1.19209275e-07, 64.4723816],
+    ),
+    "probs": dict(
+        expected=[0.356674969, 4.81589127, 0.0526802801, 9.2103405],
+        unweighted=[0.356674969, 1.20397282, 0.10536056, 2.30258512],
+        predicted=[0.356674969, 0.601986408, 0.0526802801, 2.30258512],
+        flipped=[0.767949581, 4.5322752, 0.308896512, 5.41314602],
+    ),
+}
+#: The default reduction (mean over the batch) of the logits case weighted by CW_SAMPLE_WEIGHT.
+_CW_WEIGHTED_MEAN = 0.627770258
 
 
-def check_pinball_loss(loss_cls) -> None:
-    """Exercise 4.2 on the visible case (tau = 0.9): a ``Loss`` subclass honouring ``tau``,
-    ``reduction``, ``sample_weight`` and ``get_config``."""
+def _cw_per_sample(loss_cls, y_true, kind: str, **kwargs):
+    import tensorflow as tf
+
+    pred = CW_LOGITS if kind == "logits" else CW_PROBS
+    loss = loss_cls(CW_CLASS_WEIGHTS, from_logits=kind == "logits", reduction="none", **kwargs)
+    return to_numpy(loss(tf.constant(y_true), tf.constant(pred)), "reduction='none' 的结果")
+
+
+def check_class_weighted_ce(loss_cls) -> None:
+    """Exercise 4.2 on the visible case: per-sample weights by the TRUE class, ``from_logits``
+    honoured, labels of shape ``(n,)`` or ``(n, 1)``, ``reduction`` / ``sample_weight`` left to
+    the base class, and a JSON-friendly ``get_config``."""
+    import json
+
     import keras
+    import tensorflow as tf
 
-    tau = PINBALL_TAU
-    y_true, y_pred, sample_weight = PINBALL_Y_TRUE, PINBALL_Y_PRED, PINBALL_SAMPLE_WEIGHT
-    n = len(y_true)
-    per_sample = _PINBALL_PER_SAMPLE
-    loss = loss_cls(tau=tau)
-    if not isinstance(loss, keras.losses.Loss):
-        fail("PinballLoss 应继承 keras.losses.Loss，并在 __init__ 里调用 super().__init__(...)")
-    value = _scalar(loss(y_true, y_pred), "loss(y_true, y_pred)")
-    if not _close(value, per_sample.mean()):
-        if _close(value, _PINBALL_MEAN_TAU_HALF):
-            fail(f"结果与 tau=0.5 时相同：call 里没有用 self.tau（这里 tau={tau}）")
-        if _close(value, _PINBALL_MEAN_FLIPPED):
-            fail("结果等于 1 - tau 时的损失：误差方向反了，应为 e = y_true - y_pred")
-        fail(f"损失应为 {per_sample.mean():.5f}，实际是 {value:.5f}：检查 max(tau·e, (tau-1)·e)")
+    n = len(CW_Y_TRUE)
     try:
-        per = to_numpy(
-            loss_cls(tau=tau, reduction="none")(y_true, y_pred), "reduction='none' 的结果"
-        )
+        loss = loss_cls(CW_CLASS_WEIGHTS, from_logits=True, reduction="none")
     except TypeError:
         fail(
-            "PinballLoss(tau=..., reduction='none') 报 TypeError：__init__ 要接收 **kwargs"
-            "（name、reduction）并传给 super().__init__(**kwargs)"
+            "ClassWeightedCrossentropy(class_weights, from_logits=..., reduction='none') 报 "
+            "TypeError：__init__ 要接收 **kwargs（name、reduction）并传给 super().__init__(**kwargs)"
         )
-    if per.shape != (n,) and per.size == 1:
-        if getattr(loss_cls(tau=tau, reduction="none"), "reduction", None) != "none":
+    if not isinstance(loss, keras.losses.Loss):
+        fail("应继承 keras.losses.Loss，并在 __init__ 里调用 super().__init__(**kwargs)")
+    if getattr(loss, "reduction", None) != "none":
+        fail("reduction='none' 没有生效：__init__ 要把 **kwargs 传给 super().__init__(**kwargs)")
+    for kind in ("logits", "probs"):
+        stored = _CW_STORED[kind]
+        got = _cw_per_sample(loss_cls, CW_Y_TRUE, kind)
+        if got.shape != (n,):
             fail(
-                "reduction='none' 没有生效：__init__ 要把 **kwargs（name、reduction）"
-                "传给 super().__init__(**kwargs)"
+                f"reduction='none' 时应得到每个样本一个值，形状 ({n},)，实际是 {got.shape}："
+                "call 返回逐样本损失，批次上的汇总交给基类"
             )
-    if per.shape != (n,):
+        if not _close(got, stored["expected"]):
+            if _close(got, stored["unweighted"]):
+                fail("结果就是普通的交叉熵：每个样本还要乘以它**真实类别**的权重")
+            if _close(got, stored["predicted"]):
+                fail("乘的是**预测**类别 (argmax) 的权重：应按 y_true 取权重")
+            if _close(got, stored["flipped"]):
+                what = "logits 当成了概率" if kind == "logits" else "概率当成了 logits"
+                fail(
+                    f"from_logits={kind == 'logits'} 没有生效，把{what}：计算交叉熵时要用 self.from_logits"
+                )
+            fail(f"{kind} 输入的逐样本损失不对：应为 class_weights[y_true] × 交叉熵")
+    column = _cw_per_sample(loss_cls, CW_Y_TRUE.reshape(-1, 1), "logits")
+    if column.shape == (n, n):
         fail(
-            f"reduction='none' 时应得到每个样本一个值，形状 ({n},)，实际是 {per.shape}："
-            "call 只对最后一个轴取平均，批次上的汇总交给基类"
+            f"y_true 的形状是 ({n}, 1) 时结果变成了 ({n}, {n})：按标签取出的权重形状是 "
+            f"({n}, 1)，和形状 ({n},) 的交叉熵相乘时被广播成矩阵。先 ops.reshape(y_true, (-1,))"
         )
-    if not _close(per, per_sample):
+    if column.shape != (n,) or not _close(column, _CW_STORED["logits"]["expected"]):
+        fail(f"y_true 的形状是 ({n}, 1) 时结果不对：先把标签展平成 ({n},) 再取权重")
+    mean_loss = loss_cls(CW_CLASS_WEIGHTS, from_logits=True)
+    weighted = _scalar(mean_loss(CW_Y_TRUE, CW_LOGITS, sample_weight=CW_SAMPLE_WEIGHT), "加权损失")
+    if not _close(weighted, _CW_WEIGHTED_MEAN):
         fail(
-            "reduction='none' 的逐样本结果不对：call 应返回 max(tau·e, (tau-1)·e) 对最后一轴的平均"
+            "传入 sample_weight 后结果不对：call 只返回逐样本损失，样本权重和汇总交给基类的 __call__"
         )
-    weighted = _scalar(loss(y_true, y_pred, sample_weight=sample_weight), "加权损失")
-    if not _close(weighted, float(np.sum(per_sample * sample_weight)) / n):
-        fail("传入 sample_weight 后结果不对：call 应返回逐样本的损失，加权交给基类的 __call__")
     config = loss.get_config()
-    if not isinstance(config, dict) or "tau" not in config:
-        fail("get_config() 里没有 tau：返回 {**super().get_config(), 'tau': self.tau}")
-    if not isinstance(config["tau"], (int, float)) or not _close(float(config["tau"]), tau):
-        fail(f"get_config()['tau'] 应为 Python 数 {tau}，实际是 {config['tau']!r}")
-    named = loss_cls(tau=tau, name="my_pinball", reduction="sum")
-    clone = loss_cls.from_config(named.get_config())
-    if getattr(clone, "name", None) != "my_pinball" or getattr(clone, "reduction", None) != "sum":
+    if not isinstance(config, dict) or "class_weights" not in config or "from_logits" not in config:
         fail(
-            "from_config(get_config()) 后 name 或 reduction 丢了：get_config 应在 "
-            "super().get_config() 的基础上加入 tau"
+            "get_config() 里缺少 class_weights 或 from_logits：返回 "
+            "{**super().get_config(), 'class_weights': ..., 'from_logits': ...}"
         )
-    graph = _in_graph(loss, y_true, y_pred, what="PinballLoss ")
-    if not _close(_scalar(graph, "图模式下的损失"), per_sample.mean()):
+    try:
+        json.dumps(config)
+    except TypeError:
+        fail(
+            f"get_config() 里有不能写进 JSON 的值（{type(config['class_weights']).__name__}）："
+            "保存模型时会失败。class_weights 存成 Python 列表，例如 [float(w) for w in ...]"
+        )
+    if not _close(config["class_weights"], CW_CLASS_WEIGHTS) or config["from_logits"] is not True:
+        fail("get_config() 里的 class_weights 或 from_logits 与构造时传入的不同")
+    named = loss_cls(CW_CLASS_WEIGHTS, from_logits=True, name="cw", reduction="sum")
+    clone = loss_cls.from_config(named.get_config())
+    if getattr(clone, "name", None) != "cw" or getattr(clone, "reduction", None) != "sum":
+        fail("from_config(get_config()) 后 name 或 reduction 丢了：在 super().get_config() 上添加")
+    total = _scalar(clone(CW_Y_TRUE, CW_LOGITS), "克隆的损失")
+    if not _close(total, sum(_CW_STORED["logits"]["expected"])):
+        fail("from_config(get_config()) 重建的损失算出的值不同：检查 get_config 的值")
+    graph = _in_graph(loss, tf.constant(CW_Y_TRUE), tf.constant(CW_LOGITS), what="损失 ")
+    if not _close(to_numpy(graph, "图模式下的损失"), _CW_STORED["logits"]["expected"]):
         fail("在 tf.function 里的结果不对：只用 keras.ops 计算")
     passed()
 
 
 # ---------------------------------------------------------------- exercise 4.3
 
-#: The visible cases of exercise 4.3: ``(threshold, batches)``, each batch
+
+def _one_hot_probs(classes) -> np.ndarray:
+    probs = np.full((len(classes), 3), 0.1, dtype="float32")
+    probs[np.arange(len(classes)), classes] = 0.8
+    return probs
+
+
+#: The visible case of exercise 4.3: batches ``(y_true, y_pred, sample_weight or None)``
+#: with labels of shape (n,) or (n, 1) and weights of shape (n,) or (n, 1).
+TP_BATCHES = [
+    (np.array([0, 2, 1, 1]), _one_hot_probs([0, 1, 1, 2]), None),
+    (np.array([[2], [0], [1]]), _one_hot_probs([2, 0, 0]), np.array([2.0, 0.5, 1.0])),
+    (np.array([1, 2]), _one_hot_probs([1, 2]), np.array([[3.0], [0.0]])),
+]
+# Stored results for this case only: result() after each batch, what the broken metric
+# gives, the total weight seen so far (no count can exceed it), and the usual other mistakes
+# (weights ignored, each batch overwriting the count).
+_TP_EXPECTED = [2.0, 4.5, 7.5]
+_TP_BROKEN = [6.0, 13.0, 16.0]
+_TP_TOTAL_WEIGHT = [4.0, 7.5, 10.5]
+_TP_UNWEIGHTED = [2.0, 4.0, 6.0]
+_TP_OVERWRITTEN = [2.0, 2.5, 3.0]
+_TP_WEIGHT_COLUMN = [2.0, 4.5, 10.5]  # labels flattened, the (n, 1) weights of batch 3 not
+
+
+def _tp_update(update, batch) -> None:
+    import tensorflow as tf
+
+    y, p, w = batch
+    args = [tf.constant(y, "float32"), tf.constant(p, "float32")]
+    if w is None:
+        update(*args)
+    else:
+        update(*args, sample_weight=tf.constant(w, "float32"))
+
+
+def check_true_positives(metric_cls) -> None:
+    """Exercise 4.3 on the visible case: the weighted count of correct argmax predictions
+    over batches whose labels and weights come as (n,) or (n, 1), resettable, in a graph."""
+    import keras
+    import tensorflow as tf
+
+    metric = metric_cls()
+    if not isinstance(metric, keras.metrics.Metric):
+        fail("FixedTruePositives 应继承 keras.metrics.Metric")
+    if not _close(_scalar(metric.result(), "新建指标的 result()"), 0.0):
+        fail("还没有数据时 result() 应为 0.0")
+    got = []
+    for batch in TP_BATCHES:
+        _tp_update(metric.update_state, batch)
+        got.append(_scalar(metric.result(), "result()"))
+    if not _close(got, _TP_EXPECTED):
+        if _close(got, _TP_BROKEN) or any(g > t + 1e-6 for g, t in zip(got, _TP_TOTAL_WEIGHT)):
+            fail(
+                f"计数 {got} 比见过的样本（权重之和 {_TP_TOTAL_WEIGHT}）还多：形状 (n,) 的标签和"
+                "形状 (n, 1) 的预测类别比较时被广播成 (n, n) 的矩阵，sample_weight 也一样。"
+                "把 y_true、预测类别和 sample_weight 都 ops.reshape(..., (-1,)) 展平再比较"
+            )
+        if _close(got, _TP_WEIGHT_COLUMN):
+            fail(
+                "前两批对了，第三批的 sample_weight 形状是 (2, 1)：它和形状 (2,) 的比较结果相乘"
+                "时被广播成 (2, 2)。把 sample_weight 也 ops.reshape(..., (-1,)) 展平"
+            )
+        if _close(got, _TP_UNWEIGHTED):
+            fail("忽略了 sample_weight：每个预测正确的样本要按它的权重计数")
+        if _close(got, _TP_OVERWRITTEN):
+            fail("计数只反映最后一批：update_state 里要 assign_add 累加，而不是 assign 覆盖")
+        fail(f"各批之后的 result() 应为 {_TP_EXPECTED}，实际是 {got}")
+    metric.reset_state()
+    if not _close(_scalar(metric.result(), "reset_state() 之后的 result()"), 0.0):
+        fail("reset_state() 之后 result() 应为 0.0")
+    try:
+        _tp_update(tf.function(metric.update_state, autograph=False), TP_BATCHES[1])
+    except Exception as exc:
+        fail(
+            f"update_state 在 tf.function 编译的计算图里失败 ({type(exc).__name__})："
+            "fit()/evaluate() 会在图里调用它。只用 keras.ops，不要用 NumPy 或 Python if 判断张量"
+        )
+    if not _close(_scalar(metric.result(), "result()"), _TP_EXPECTED[1] - _TP_EXPECTED[0]):
+        fail("在计算图里累计第二批后结果不对：检查 sample_weight 形状为 (n,) 时的处理")
+    passed()
+
+
+# ---------------------------------------------------------------- exercise 4.4
+
+#: The visible cases of exercise 4.4: ``(threshold, batches)``, each batch
 #: ``(y_true, y_pred, sample_weight or None)``, of uneven sizes.
 F1_CASES = [
     (
@@ -292,16 +450,16 @@ def _f1_case(metric_cls, threshold, batches, stored) -> None:
 
 
 def check_streaming_f1(metric_cls) -> None:
-    """Exercise 4.3 on the visible cases (thresholds 0.5 and 0.3): counts accumulate over
+    """Exercise 4.4 on the visible cases (thresholds 0.5 and 0.3): counts accumulate over
     uneven batches, weighted, thresholded, resettable, and update_state runs in a graph."""
     for (threshold, batches), stored in zip(F1_CASES, _F1_STORED):
         _f1_case(metric_cls, threshold, batches, stored)
     passed()
 
 
-# ---------------------------------------------------------------- exercise 4.4
+# ---------------------------------------------------------------- exercise 4.5
 
-#: The visible case of exercise 4.4; the check evaluates steps 0 .. 14.
+#: The visible case of exercise 4.5; the check evaluates steps 0 .. 14.
 WARMUP_HYPER = dict(peak_lr=0.1, warmup_steps=4, decay_rate=0.5, decay_steps=3)
 # Stored learning rates at steps 0 .. 14 for this case only, and what the usual mistakes
 # give: a warm-up starting at 0, a decay not offset by warmup_steps, a staircase decay.
@@ -320,7 +478,7 @@ _WARMUP_STAIRS = _WARMUP_EXPECTED[:4] + [
 
 
 def check_warmup_schedule(schedule_cls) -> None:
-    """Exercise 4.4 on the visible case (peak 0.1, 4 warm-up steps, rate 0.5 every 3 steps):
+    """Exercise 4.5 on the visible case (peak 0.1, 4 warm-up steps, rate 0.5 every 3 steps):
     the formula at every step, tensor steps in a graph, config, and use by SGD."""
     import keras
     import tensorflow as tf

@@ -4,86 +4,107 @@
 ``python -m autograder grade``, each must score 0 on its exercise (the constraint, judged on
 the source, is the only thing wrong) while the other exercises keep full marks.
 ``DELEGATIONS[answer grade_id]``: an answer that imports from ``course_utils`` and delegates to
-what used to compute the answer there (``ch04.focal_reference``, ``pinball_reference``,
-``f1_reference``, ``warmup_reference``), wrapped in ``tf.numpy_function`` so that it ran inside
-``fit``/``evaluate`` graphs; it scored full marks before issue 16 and must score 0 now.
+what used to compute the answer there (``ch04.f1_reference``, ``warmup_reference``), wrapped in
+``tf.numpy_function`` so that it ran inside ``fit``/``evaluate`` graphs; it scored full marks
+before issue 16 and must score 0 now.
 """
 
-FOCAL_NUMPY = '''from keras import ops
+_MASKED = '''from keras import ops
 
 
-def binary_focal_loss(y_true, y_pred):
-    """二元 focal loss (gamma=2)：返回每个样本一个值，形状 (batch,)。"""
-    eps = np.float32(1e-7)  # a NumPy constant: harmless in a graph, but NumPy all the same
-    y_true = ops.cast(y_true, "float32")
-    p = ops.clip(ops.cast(y_pred, "float32"), eps, 1 - eps)
-    terms = y_true * (1 - p) ** 2 * ops.log(p) + (1 - y_true) * p**2 * ops.log(1 - p)
-    return -ops.mean(terms, axis=-1)
+def masked_mse(y_true, y_pred):
+    """只在 y_true 有值（不是 NaN）的位置上求平方误差的平均；返回形状 (batch,)。"""
+    y_true = ops.cast(y_true, y_pred.dtype)
+    missing = ops.isnan(y_true)
+    error = ops.where(missing, y_pred, y_true) - y_pred
+    observed = ops.sum(ops.cast(ops.logical_not(missing), y_pred.dtype), axis=-1)
+    return ops.sum(ops.square(error), axis=-1) / ops.maximum(observed, 1.0)
 '''
 
-FOCAL_TF = '''from keras import ops
+# The floor of the count written with a NumPy constant: harmless in a graph, NumPy all the same.
+MASKED_NUMPY = _MASKED.replace("ops.maximum(observed, 1.0)", "ops.maximum(observed, np.float32(1))")
+
+MASKED_TF = _MASKED.replace(
+    """    missing = ops.isnan(y_true)""", """    missing = tf.math.is_nan(y_true)"""
+)
+
+_CW = '''from keras import ops
 
 
-def binary_focal_loss(y_true, y_pred):
-    """二元 focal loss (gamma=2)：返回每个样本一个值，形状 (batch,)。"""
-    y_true = tf.cast(y_true, "float32")
-    p = tf.clip_by_value(tf.cast(y_pred, "float32"), 1e-7, 1 - 1e-7)
-    terms = y_true * (1 - p) ** 2 * tf.math.log(p) + (1 - y_true) * p**2 * tf.math.log(1 - p)
-    return -tf.reduce_mean(terms, axis=-1)
-'''
+class ClassWeightedCrossentropy(keras.losses.Loss):
+    """稀疏交叉熵 × 真实类别的权重：class_weights[y_true] * CE(y_true, y_pred)。"""
 
-FOCAL_BUILTIN = '''from keras import ops
-
-
-def binary_focal_loss(y_true, y_pred):
-    """二元 focal loss (gamma=2)：返回每个样本一个值，形状 (batch,)。"""
-    return keras.losses.binary_focal_crossentropy(y_true, y_pred, gamma=2.0)
-'''
-
-FOCAL_BUILTIN_BY_NAME = '''from keras import ops
-from keras.losses import get as get_loss
-
-
-def binary_focal_loss(y_true, y_pred):
-    """二元 focal loss (gamma=2)：返回每个样本一个值，形状 (batch,)。"""
-    return get_loss("binary_focal_crossentropy")(y_true, y_pred, gamma=2.0)
-'''
-
-PINBALL_TF = '''from keras import ops
-
-
-class PinballLoss(keras.losses.Loss):
-    """分位数损失：e = y_true - y_pred，max(tau*e, (tau-1)*e) 对最后一个轴取平均。"""
-
-    def __init__(self, tau=0.5, **kwargs):
+    def __init__(self, class_weights, from_logits=False, **kwargs):
         super().__init__(**kwargs)
-        self.tau = tau
+        self.class_weights = [float(w) for w in class_weights]
+        self.from_logits = from_logits
 
     def call(self, y_true, y_pred):
-        error = tf.cast(y_true, y_pred.dtype) - y_pred
-        return tf.reduce_mean(tf.maximum(self.tau * error, (self.tau - 1.0) * error), axis=-1)
+        labels = ops.cast(ops.reshape(y_true, (-1,)), "int32")
+        ce = keras.losses.sparse_categorical_crossentropy(
+            labels, y_pred, from_logits=self.from_logits
+        )
+        weights = ops.convert_to_tensor(self.class_weights, dtype=y_pred.dtype)
+        return ops.take(weights, labels) * ce
 
     def get_config(self):
-        return {**super().get_config(), "tau": self.tau}
+        config = {"class_weights": self.class_weights, "from_logits": self.from_logits}
+        return {**super().get_config(), **config}
 '''
 
-PINBALL_NUMPY = '''from keras import ops
+CW_TF = _CW.replace(
+    "        return ops.take(weights, labels) * ce",
+    "        return tf.gather(weights, labels) * ce",
+)
+
+# Class weights checked and stored through NumPy in __init__ (outside the graph, but NumPy).
+CW_NUMPY = _CW.replace(
+    "        self.class_weights = [float(w) for w in class_weights]",
+    "        self.class_weights = np.asarray(class_weights, dtype=float).tolist()",
+)
+
+_TP = '''from keras import ops
 
 
-class PinballLoss(keras.losses.Loss):
-    """分位数损失：e = y_true - y_pred，max(tau*e, (tau-1)*e) 对最后一个轴取平均。"""
+class FixedTruePositives(keras.metrics.Metric):
+    """修好的 CategoricalTruePositives：argmax 预测正确的样本的权重之和。"""
 
-    def __init__(self, tau=0.5, **kwargs):
-        super().__init__(**kwargs)
-        self.tau = float(np.float64(tau))  # NumPy, outside the graph, but NumPy all the same
+    def __init__(self, name="categorical_true_positives", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.true_positives = self.add_variable(shape=(), initializer="zeros", name="ctp")
 
-    def call(self, y_true, y_pred):
-        error = ops.cast(y_true, y_pred.dtype) - y_pred
-        return ops.mean(ops.maximum(self.tau * error, (self.tau - 1.0) * error), axis=-1)
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        labels = ops.reshape(ops.cast(y_true, "int32"), (-1,))
+        predicted = ops.reshape(ops.cast(ops.argmax(y_pred, axis=-1), "int32"), (-1,))
+        values = ops.cast(labels == predicted, "float32")
+        if sample_weight is not None:
+            values = values * ops.reshape(ops.cast(sample_weight, "float32"), (-1,))
+        self.true_positives.assign_add(ops.sum(values))
 
-    def get_config(self):
-        return {**super().get_config(), "tau": self.tau}
+    def result(self):
+        return self.true_positives
+
+    def reset_state(self):
+        self.true_positives.assign(0.0)
 '''
+
+TP_TF = _TP.replace(
+    """        labels = ops.reshape(ops.cast(y_true, "int32"), (-1,))""",
+    """        labels = tf.reshape(tf.cast(y_true, "int32"), (-1,))""",
+)
+
+TP_NUMPY = _TP.replace(
+    """        self.true_positives.assign(0.0)""",
+    """        self.true_positives.assign(np.float32(0.0))""",
+)
+
+# Keras' own accuracy function does the flattening and the comparison.
+TP_BUILTIN = _TP.replace(
+    """        labels = ops.reshape(ops.cast(y_true, "int32"), (-1,))
+        predicted = ops.reshape(ops.cast(ops.argmax(y_pred, axis=-1), "int32"), (-1,))
+        values = ops.cast(labels == predicted, "float32")""",
+    """        values = ops.reshape(keras.metrics.sparse_categorical_accuracy(y_true, y_pred), (-1,))""",
+)
 
 _F1 = '''from keras import ops
 
@@ -228,15 +249,18 @@ WARMUP_NO_CAST = _WARMUP.replace(
 )
 
 ANSWERS = {
-    "ch04_focal_loss": [
-        ("uses NumPy (np.float32 constant)", FOCAL_NUMPY),
-        ("uses tf.* instead of keras.ops", FOCAL_TF),
-        ("calls keras.losses.binary_focal_crossentropy", FOCAL_BUILTIN),
-        ("looks up the built-in focal loss by name", FOCAL_BUILTIN_BY_NAME),
+    "ch04_masked_mse": [
+        ("uses NumPy (np.float32 constant)", MASKED_NUMPY),
+        ("uses tf.* instead of keras.ops", MASKED_TF),
     ],
-    "ch04_pinball_loss": [
-        ("uses tf.* instead of keras.ops", PINBALL_TF),
-        ("uses NumPy", PINBALL_NUMPY),
+    "ch04_class_weighted_ce": [
+        ("uses tf.* instead of keras.ops", CW_TF),
+        ("uses NumPy", CW_NUMPY),
+    ],
+    "ch04_fix_true_positives": [
+        ("uses tf.* instead of keras.ops", TP_TF),
+        ("uses NumPy", TP_NUMPY),
+        ("borrows keras.metrics.sparse_categorical_accuracy", TP_BUILTIN),
     ],
     "ch04_binary_f1": [
         ("uses tf.* instead of keras.ops", F1_TF),
@@ -251,30 +275,6 @@ ANSWERS = {
 }
 
 DELEGATIONS = {
-    "ch04_focal_loss": """from course_utils.checks.ch04 import focal_reference
-
-
-def binary_focal_loss(y_true, y_pred):
-    per_sample = tf.numpy_function(focal_reference, [y_true, y_pred], "float32")
-    return tf.reshape(per_sample, tf.shape(y_pred)[:-1])
-""",
-    "ch04_pinball_loss": """from course_utils.checks.ch04 import pinball_reference
-
-
-class PinballLoss(keras.losses.Loss):
-    def __init__(self, tau=0.5, **kwargs):
-        super().__init__(**kwargs)
-        self.tau = tau
-
-    def call(self, y_true, y_pred):
-        per_sample = tf.numpy_function(
-            lambda y, p: pinball_reference(y, p, self.tau).astype("float32"), [y_true, y_pred], "float32"
-        )
-        return tf.reshape(per_sample, tf.shape(y_pred)[:-1])
-
-    def get_config(self):
-        return {**super().get_config(), "tau": self.tau}
-""",
     "ch04_binary_f1": '''from course_utils.checks.ch04 import f1_reference
 
 
