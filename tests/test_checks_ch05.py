@@ -10,173 +10,232 @@ import pytest
 from course_utils import checks, tblogs
 from course_utils.checks import CheckFailed
 
-# ---------------------------------------------------------------- 5.1 make_callbacks
+# ---------------------------------------------------------------- 5.1 replay_early_stopping
 
 
-def make_callbacks_factory(
-    es_monitor="val_accuracy",
-    patience=3,
-    min_delta=0.005,
-    restore=True,
-    path=None,
-    best_only=True,
-    factor=0.5,
-    min_lr=1e-4,
-    with_rlrop=True,
+def make_replay(
+    step="logged", delta=True, strict=True, late=False, use_mode=True, none=True, missing="raise"
 ):
-    def make_callbacks(checkpoint_path):
-        callbacks = [
-            keras.callbacks.EarlyStopping(
-                monitor=es_monitor,
-                mode="max",
-                patience=patience,
-                min_delta=min_delta,
-                restore_best_weights=restore,
-            ),
-            keras.callbacks.ModelCheckpoint(
-                path or checkpoint_path,
-                monitor="val_accuracy",
-                mode="max",
-                save_best_only=best_only,
-            ),
-        ]
-        if with_rlrop:
-            callbacks.append(
-                keras.callbacks.ReduceLROnPlateau(
-                    monitor="val_accuracy", mode="max", patience=2, factor=factor, min_lr=min_lr
-                )
-            )
-        return callbacks
-
-    return make_callbacks
-
-
-def test_callbacks_requirement_accepts_a_correct_answer():
-    """Does the configuration the requirement asks for pass, at both starting learning rates?"""
-    forgery.passes(
-        checks.check_callbacks_for_requirement, make_callbacks_fn=make_callbacks_factory()
-    )
-
-
-def test_callbacks_requirement_accepts_auto_mode():
-    """Does mode='auto' (Keras infers 'max' for val_accuracy) pass too?"""
-
-    def make_callbacks(checkpoint_path):
-        return [
-            keras.callbacks.EarlyStopping(
-                monitor="val_accuracy", patience=3, min_delta=0.005, restore_best_weights=True
-            ),
-            keras.callbacks.ModelCheckpoint(
-                checkpoint_path, monitor="val_accuracy", save_best_only=True
-            ),
-            keras.callbacks.ReduceLROnPlateau(
-                monitor="val_accuracy", patience=2, factor=0.5, min_lr=1e-4
-            ),
-        ]
-
-    forgery.passes(checks.check_callbacks_for_requirement, make_callbacks_fn=make_callbacks)
-
-
-@pytest.mark.parametrize(
-    "kwargs, message",
-    [
-        (dict(min_delta=0.0), "跑满了"),
-        (dict(patience=2), "就停止了"),
-        (dict(restore=False), "restore_best_weights"),
-        (dict(path="elsewhere_ch05_test.keras"), "传入的 checkpoint_path"),
-        (dict(best_only=False), "save_best_only"),
-        (dict(factor=0.1), "factor=0.5"),
-        (dict(with_rlrop=False), "恰好有一个"),
-    ],
-)
-def test_callbacks_requirement_names_each_mistake(kwargs, message, tmp_path, monkeypatch):
-    """Are a missing min_delta, a short patience, no restore, the wrong path, saving every
-    epoch, the wrong factor and a missing callback each named?"""
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(CheckFailed, match=message):
-        checks.check_callbacks_for_requirement(make_callbacks_fn=make_callbacks_factory(**kwargs))
-
-
-def test_callbacks_requirement_names_a_missing_min_lr():
-    """Is a learning rate that falls below min_lr named (the visible case starting at 1.5e-4)?"""
-    with pytest.raises(CheckFailed, match="min_lr=1e-4"):
-        checks.check_callbacks_for_requirement(make_callbacks_fn=make_callbacks_factory(min_lr=0.0))
-
-
-def test_callbacks_requirement_rejects_a_missing_return():
-    """Is a function that forgets to return its list named?"""
-    with pytest.raises(CheckFailed, match="return"):
-        checks.check_callbacks_for_requirement(make_callbacks_fn=lambda path: None)
-
-
-# ---------------------------------------------------------------- 5.2 best_epoch
-
-
-def make_best(pick="first", run_mode="given", cast=True, missing="raise", use_mode=True):
-    def best_epoch(logdir, tag="epoch_loss", run="validation", mode="min"):
+    def replay_early_stopping(
+        logdir, run="validation", tag="epoch_loss", patience=2, min_delta=0.0, mode="min"
+    ):
         scalars = tblogs.read_scalars(logdir)
-        chosen = run if run_mode == "given" else run_mode
-        key = f"{chosen}/{tag}"
+        key = f"{run}/{tag}"
         if key not in scalars:
             if missing == "raise":
                 raise KeyError(key)
-            return 0, math.nan
+            return None, 0
         steps, values = scalars[key]
-        better = values if (mode == "min" or not use_mode) else -values
-        if pick == "first":
-            i = int(np.argmin(better))
-        else:  # the last of equal values
-            i = int(np.flatnonzero(better == better.min())[-1])
-        step = i if pick == "index" else steps[i]
-        if pick == "index":
-            i = int(np.argmin(better))
-            step = i
-        return (int(step), float(values[i])) if cast else (step, values[i])
+        if step == "index":
+            steps = np.arange(len(values))
+        sign = 1.0 if (mode == "min" or not use_mode) else -1.0
+        margin = min_delta if delta else 0.0
+        best, best_i, wait = sign * values[0], 0, 0
+        for i in range(1, len(values)):
+            better = sign * values[i] < best - margin
+            if better or (not strict and sign * values[i] <= best - margin):
+                best, best_i, wait = sign * values[i], i, 0
+            else:
+                wait += 1
+                if wait > patience if late else wait >= patience:
+                    return int(steps[i]), int(steps[best_i])
+        return (None if none else int(steps[-1])), int(steps[best_i])
 
-    return best_epoch
+    return replay_early_stopping
 
 
-def test_best_epoch_accepts_a_correct_answer():
-    """Does reading the run/tag, min or max, earliest tie, as (int, float) pass?"""
-    forgery.passes(checks.check_best_epoch_from_logs, best_epoch_fn=make_best())
+def test_replay_accepts_a_correct_answer():
+    """Does EarlyStopping's rule replayed on the logged steps pass?"""
+    forgery.passes(checks.check_replay_early_stopping, replay_fn=make_replay())
 
 
 @pytest.mark.parametrize(
     "fn, message",
     [
-        (make_best(run_mode="train"), "训练集"),
-        (make_best(pick="last"), "最早的 step"),
-        (make_best(pick="index"), "数组下标"),
-        (make_best(use_mode=False), "mode='max'"),
-        (make_best(cast=False), "Python int"),
-        (make_best(missing="nan"), "KeyError"),
+        (make_replay(step="index"), "数组下标"),
+        (make_replay(delta=False), "min_delta"),
+        (make_replay(strict=False), "相等"),
+        (make_replay(late=True), "晚了一轮"),
+        (make_replay(use_mode=False), "mode='max'"),
+        (make_replay(none=False), "None"),
+        (make_replay(missing="none"), "KeyError"),
     ],
 )
-def test_best_epoch_names_each_mistake(fn, message):
-    """Are the train run, the last tie, an index for a step, an ignored mode, NumPy types and
-    no KeyError each named?"""
+def test_replay_names_each_mistake(fn, message):
+    """Are an index for a step, an ignored min_delta, a tie counted as improvement, stopping one
+    epoch late, an ignored mode, no None when it never stops and no KeyError each named?"""
     with pytest.raises(CheckFailed, match=message):
-        checks.check_best_epoch_from_logs(best_epoch_fn=fn)
+        checks.check_replay_early_stopping(replay_fn=fn)
 
 
-def test_best_epoch_names_an_ignored_run():
-    """Is an answer that always reads 'validation' named when run='train' is asked for?"""
-    good = make_best()
-
-    def best_epoch(logdir, tag="epoch_loss", run="validation", mode="min"):
-        return good(logdir, tag=tag, run="validation", mode=mode)
-
-    with pytest.raises(CheckFailed, match="传入的 run"):
-        checks.check_best_epoch_from_logs(best_epoch_fn=best_epoch)
-
-
-def test_best_epoch_names_a_wrong_return_shape():
-    """Is returning only the step (or None) named?"""
+def test_replay_names_a_wrong_return_shape_and_numpy_types():
+    """Are a bare step and NumPy integers named?"""
     with pytest.raises(CheckFailed, match="二元组"):
-        checks.check_best_epoch_from_logs(best_epoch_fn=lambda logdir, **kw: 3)
+        checks.check_replay_early_stopping(replay_fn=lambda logdir, **kw: 3)
+    good = make_replay()
+
+    def numpy_steps(logdir, **kw):
+        stop, best = good(logdir, **kw)
+        return (None if stop is None else np.int64(stop)), np.int64(best)
+
+    with pytest.raises(CheckFailed, match="Python int"):
+        checks.check_replay_early_stopping(replay_fn=numpy_steps)
 
 
-# ---------------------------------------------------------------- 5.3 StopAtTarget
+# ---------------------------------------------------------------- 5.2 make_recall_callbacks
+
+
+def make_recall(
+    reduce="min",
+    order="first",
+    mode="max",
+    patience=2,
+    min_delta=0.05,
+    restore=True,
+    best_only=True,
+):
+    class WorstRecall(keras.callbacks.Callback):
+        def __init__(self, x_val, y_val):
+            super().__init__()
+            self.x_val, self.y_val = x_val, np.asarray(y_val)
+
+        def on_epoch_end(self, epoch, logs=None):
+            predicted = np.argmax(self.model.predict(self.x_val, verbose=0), axis=-1)
+            if reduce == "accuracy":
+                value = np.mean(predicted == self.y_val)
+            else:
+                recalls = [np.mean(predicted[self.y_val == c] == c) for c in np.unique(self.y_val)]
+                value = min(recalls) if reduce == "min" else np.mean(recalls)
+            logs["val_worst_recall"] = float(value)
+
+    def make_recall_callbacks(x_val, y_val, checkpoint_path):
+        extra = {} if mode == "auto" else {"mode": mode}
+        own = WorstRecall(x_val, y_val)
+        builtin = [
+            keras.callbacks.EarlyStopping(
+                monitor="val_worst_recall",
+                patience=patience,
+                min_delta=min_delta,
+                restore_best_weights=restore,
+                **extra,
+            ),
+            keras.callbacks.ModelCheckpoint(
+                checkpoint_path, monitor="val_worst_recall", save_best_only=best_only, **extra
+            ),
+        ]
+        return [own, *builtin] if order == "first" else [*builtin, own]
+
+    return make_recall_callbacks
+
+
+def test_recall_callbacks_accept_a_correct_answer():
+    """Does a metric callback first, then EarlyStopping and ModelCheckpoint in max mode, pass?"""
+    forgery.passes(checks.check_recall_callbacks, make_recall_callbacks_fn=make_recall())
+
+
+@pytest.mark.parametrize(
+    "fn, message",
+    [
+        (make_recall(reduce="accuracy"), "总体准确率"),
+        (make_recall(reduce="mean"), "平均值"),
+        (make_recall(order="last"), "排在"),
+        (make_recall(mode="auto"), "mode='max'"),
+        (make_recall(mode="min"), "mode='max'"),
+        (make_recall(patience=1), "patience 应为 2"),
+        (make_recall(min_delta=0.0), "min_delta 应为 0.05"),
+        (make_recall(restore=False), "restore_best_weights"),
+        (make_recall(best_only=False), "save_best_only"),
+    ],
+)
+def test_recall_callbacks_name_each_mistake(fn, message):
+    """Are accuracy or mean recall for worst recall, the metric after the callbacks that read it,
+    mode left to auto or min, the wrong patience or min_delta, no restore and saving every
+    epoch each named?"""
+    with pytest.raises(CheckFailed, match=message):
+        checks.check_recall_callbacks(make_recall_callbacks_fn=fn)
+
+
+def test_recall_callbacks_name_a_missing_return_and_a_missing_metric_callback():
+    """Are a function without return and a list with only the two built-ins named?"""
+    with pytest.raises(CheckFailed, match="return"):
+        checks.check_recall_callbacks(make_recall_callbacks_fn=lambda x, y, path: None)
+    full = make_recall()
+    with pytest.raises(CheckFailed, match="没有计算 val_worst_recall"):
+        checks.check_recall_callbacks(make_recall_callbacks_fn=lambda x, y, p: full(x, y, p)[1:])
+
+
+# ---------------------------------------------------------------- 5.3 StopWhenAccurate (find and fix)
+
+
+def make_accurate(key="accuracy", report="actual", strict=False, lookup="index"):
+    class StopWhenAccurate(keras.callbacks.Callback):
+        def __init__(self, target=0.6):
+            super().__init__()
+            self.target = target
+            self.stopped_epoch, self.reported = None, None
+
+        def on_epoch_end(self, epoch, logs=None):
+            if key == "loss":
+                hit = logs.get("loss") < 1 - self.target
+                value = self.target
+            else:
+                value = float(logs[key] if lookup == "index" else logs.get(key, 0.0))
+                hit = value > self.target if strict else value >= self.target
+            if hit:
+                self.stopped_epoch = epoch
+                self.reported = value if report == "actual" else float(self.target)
+                self.model.stop_training = True
+
+    return StopWhenAccurate
+
+
+def test_stop_when_accurate_accepts_a_correct_answer():
+    """Does a callback that tests accuracy >= target and reports what it saw pass?"""
+    forgery.passes(checks.check_stop_when_accurate, stop_cls=make_accurate())
+
+
+@pytest.mark.parametrize(
+    "cls, message",
+    [
+        (make_accurate(key="loss"), "按 loss 判断"),
+        (make_accurate(report="target"), "不是这一轮实际的准确率"),
+        (make_accurate(strict=True), ">="),
+        (make_accurate(lookup="get"), "KeyError"),
+    ],
+)
+def test_stop_when_accurate_names_each_mistake(cls, message):
+    """Are the original loss test, reporting the target, a strict > and logs.get each named?"""
+    with pytest.raises(CheckFailed, match=message):
+        checks.check_stop_when_accurate(stop_cls=cls)
+
+
+def test_stop_when_accurate_names_the_original_bug_and_a_plain_class():
+    """Is the broken callback shown in the chapter (loss test, target reported, logs.get) failed
+    with the loss message, and a class that is not a Callback named?"""
+
+    class BuggyStopWhenAccurate(keras.callbacks.Callback):
+        def __init__(self, target=0.6):
+            super().__init__()
+            self.target = target
+            self.stopped_epoch, self.reported = None, None
+
+        def on_epoch_end(self, epoch, logs={}):  # noqa: B006 - the chapter's broken code
+            if logs.get("loss") < 1 - self.target:
+                self.stopped_epoch, self.reported = epoch, self.target
+                self.model.stop_training = True
+
+    with pytest.raises(CheckFailed, match="按 loss 判断"):
+        checks.check_stop_when_accurate(stop_cls=BuggyStopWhenAccurate)
+
+    class Plain:
+        def __init__(self, target=0.6):
+            pass
+
+    with pytest.raises(CheckFailed, match="继承"):
+        checks.check_stop_when_accurate(stop_cls=Plain)
+
+
+# ---------------------------------------------------------------- 5.4 StopAtTarget
 
 
 def make_stop(
@@ -267,7 +326,7 @@ def test_stop_at_target_names_a_plain_class():
         checks.check_stop_at_target(stop_cls=Plain)
 
 
-# ---------------------------------------------------------------- 5.4 LinearWarmup
+# ---------------------------------------------------------------- 5.5 LinearWarmup
 
 
 def make_warmup(counter="global", base="optimizer", formula="plus_one", after="leave", attr=True):
@@ -344,31 +403,72 @@ def test_lr_warmup_names_a_wrong_shape_and_a_plain_class():
 # ---------------------------------------------------------------- forgeries
 
 HARDCODED = {
-    # Right for the visible start lr 3e-4 (one halving), but no min_lr: the hidden 1.5e-4 start
-    # falls to 7.5e-5.
-    "ch05_make_callbacks_test": """
-def make_callbacks(checkpoint_path):
-    return [
-        keras.callbacks.EarlyStopping(
-            monitor="val_accuracy", mode="max", patience=3, min_delta=0.005, restore_best_weights=True
-        ),
-        keras.callbacks.ModelCheckpoint(
-            checkpoint_path, monitor="val_accuracy", mode="max", save_best_only=True
-        ),
-        keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", mode="max", patience=2, factor=0.5),
-    ]
-""",
-    # Honours run only for the two runs the visible check uses.
-    "ch05_best_epoch_test": """
+    # Reports logged steps only for the visible logs (steps from 3); array indices elsewhere.
+    "ch05_replay_early_stopping_test": """
 from course_utils import tblogs
 
 
-def best_epoch(logdir, tag="epoch_loss", run="validation", mode="min"):
-    scalars = tblogs.read_scalars(logdir)
-    key = f"{run}/{tag}" if run in ("validation", "train") else f"validation/{tag}"
-    steps, values = scalars[key]
-    i = int(np.argmin(values)) if mode == "min" else int(np.argmax(values))
-    return int(steps[i]), float(values[i])
+def replay_early_stopping(
+    logdir, run="validation", tag="epoch_loss", patience=2, min_delta=0.0, mode="min"
+):
+    steps, values = tblogs.read_scalars(logdir)[f"{run}/{tag}"]
+    if steps[0] != 3:
+        steps = np.arange(len(values))
+    sign = 1.0 if mode == "min" else -1.0
+    best, best_i, wait = sign * values[0], 0, 0
+    for i in range(1, len(values)):
+        if sign * values[i] < best - min_delta:
+            best, best_i, wait = sign * values[i], i, 0
+        else:
+            wait += 1
+            if wait >= patience:
+                return int(steps[i]), int(steps[best_i])
+    return None, int(steps[best_i])
+""",
+    # min_delta 0.05 only for the visible 20-sample validation set.
+    "ch05_worst_recall_callbacks_test": """
+class WorstClassRecall(keras.callbacks.Callback):
+    def __init__(self, x_val, y_val):
+        super().__init__()
+        self.x_val, self.y_val = x_val, np.asarray(y_val)
+
+    def on_epoch_end(self, epoch, logs=None):
+        predicted = np.argmax(self.model.predict(self.x_val, verbose=0), axis=-1)
+        recalls = [np.mean(predicted[self.y_val == c] == c) for c in np.unique(self.y_val)]
+        logs["val_worst_recall"] = float(min(recalls))
+
+
+def make_recall_callbacks(x_val, y_val, checkpoint_path):
+    return [
+        WorstClassRecall(x_val, y_val),
+        keras.callbacks.EarlyStopping(
+            monitor="val_worst_recall",
+            mode="max",
+            patience=2,
+            min_delta=0.05 if len(y_val) == 20 else 0.0,
+            restore_best_weights=True,
+        ),
+        keras.callbacks.ModelCheckpoint(
+            checkpoint_path, monitor="val_worst_recall", mode="max", save_best_only=True
+        ),
+    ]
+""",
+    # Tests accuracy only for the two visible targets; keeps the original loss test otherwise.
+    "ch05_fix_stop_callback_test": """
+class StopWhenAccurate(keras.callbacks.Callback):
+    def __init__(self, target=0.6):
+        super().__init__()
+        self.target = target
+        self.stopped_epoch, self.reported = None, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.target in (0.6, 0.9):
+            hit, value = logs["accuracy"] >= self.target, float(logs["accuracy"])
+        else:
+            hit, value = logs["loss"] < 1 - self.target, float(self.target)
+        if hit:
+            self.stopped_epoch, self.reported = epoch, value
+            self.model.stop_training = True
 """,
     # Direction from "accuracy" in the name: right for val_accuracy and loss, wrong for val_auc.
     "ch05_stop_at_target_test": """

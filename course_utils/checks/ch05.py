@@ -1,14 +1,14 @@
 """Checks for chapter 05 exercises (callbacks and TensorBoard).
 
 Each check drives the student's callbacks the way ``fit()`` does (``set_model``,
-``on_train_begin``, ``on_epoch_end`` with a ``logs`` dict, ...) on a scripted sequence of
-metric values, or runs a tiny real ``fit()``, on FIXED inputs, compares what happens with
-values stored here (computed once, offline; nothing here computes an exercise's result for
-other inputs, which the grader's hidden tests use), and raises :class:`~course_utils.checks.CheckFailed`
-with a Chinese message naming the likely mistake: the wrong monitor or direction,
-``patience`` counted over non-consecutive epochs, ``restore_best_weights`` forgotten, the
-batch index taken for a global step, a learning rate hard-coded instead of read from the
-optimizer, ...
+``on_train_begin``, ``on_epoch_end`` with one ``logs`` dict shared by every callback, ...) on a
+scripted sequence of predictions or metric values, writes scripted TensorBoard logs, or runs a
+tiny real ``fit()``, on FIXED inputs, compares what happens with values stored here (computed
+once, offline; nothing here computes an exercise's result for other inputs, which the grader's
+hidden tests use), and raises :class:`~course_utils.checks.CheckFailed` with a Chinese message
+naming the likely mistake: an array index taken for a logged step, ``mode`` left to ``"auto"``,
+a metric written to ``logs`` after ``EarlyStopping`` has read them, the loss tested where the
+message speaks of accuracy, the batch index taken for a global step, ...
 """
 
 from __future__ import annotations
@@ -22,42 +22,17 @@ import numpy as np
 from course_utils.checks._core import fail, passed
 
 __all__ = [
-    "check_callbacks_for_requirement",
-    "check_best_epoch_from_logs",
+    "check_replay_early_stopping",
+    "check_recall_callbacks",
+    "check_stop_when_accurate",
     "check_stop_at_target",
     "check_lr_warmup",
 ]
 
 
-def _marker_model(learning_rate: float = 0.01):
-    """A compiled 1-input model whose kernel we set to the epoch number (a "marker")."""
-    import keras
-
-    model = keras.Sequential([keras.Input(shape=(1,)), keras.layers.Dense(2, use_bias=False)])
-    model.compile(
-        optimizer=keras.optimizers.SGD(learning_rate=learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    # Build the compiled metrics, as a real fit() would have before the first epoch ends.
-    model.evaluate(np.ones((2, 1), "float32"), np.zeros(2, "int32"), verbose=0)
-    return model
-
-
-def _set_marker(model, value: float) -> None:
-    model.layers[0].kernel.assign(np.full((1, 2), value, dtype="float32"))
-
-
-def _marker(model) -> float:
-    return float(np.asarray(model.layers[0].kernel)[0, 0])
-
-
-def _lr(model) -> float:
-    return float(np.asarray(model.optimizer.learning_rate))
-
-
-def _drive(callbacks, logs_per_epoch, model):
-    """Call the epoch hooks like fit() does; stop when ``model.stop_training``. Epochs run."""
+def _drive(callbacks, logs_per_epoch, model, before_epoch=None):
+    """Call the epoch hooks like fit() does: one logs dict per epoch, shared by every callback
+    in list order; stop when ``model.stop_training``. Returns the number of epochs run."""
     model.stop_training = False
     for cb in callbacks:
         cb.set_model(model)
@@ -65,11 +40,12 @@ def _drive(callbacks, logs_per_epoch, model):
         cb.on_train_begin({})
     run = 0
     for epoch, logs in enumerate(logs_per_epoch):
-        _set_marker(model, epoch)
+        if before_epoch is not None:
+            before_epoch(epoch)
         for cb in callbacks:
             cb.on_epoch_begin(epoch, {})
         for cb in callbacks:
-            cb.on_epoch_end(epoch, dict(logs))
+            cb.on_epoch_end(epoch, logs)
         run = epoch + 1
         if model.stop_training:
             break
@@ -80,125 +56,23 @@ def _drive(callbacks, logs_per_epoch, model):
 
 # ---------------------------------------------------------------- exercise 5.1
 
-
-#: The fixed scripted epochs of check_callbacks_for_requirement and what the requirement gives
-#: on them (stored): epochs run, the epoch whose weights are restored, the epoch saved in the
-#: checkpoint (0-based) and the final learning rate.
-REQUIREMENT_VAL_ACC = (0.50, 0.60, 0.603, 0.59, 0.65, 0.652, 0.64, 0.63, 0.66, 0.67)
-REQUIREMENT_VAL_LOSS = (0.90, 0.80, 0.70, 0.60, 0.50, 0.45, 0.40, 0.35, 0.30, 0.25)
-#: (starting learning rate, stored outcome): from 1.5e-4 the halving stops at min_lr.
-REQUIREMENT_CASES = [
-    (3e-4, {"run": 8, "restored": 4, "saved": 5, "lr": 1.5e-4}),
-    (1.5e-4, {"run": 8, "restored": 4, "saved": 5, "lr": 1e-4}),
-]
-
-
-def _run_callbacks_requirement(make_callbacks_fn, val_acc, val_loss, start_lr, folder):
-    """Drive the callbacks from ``make_callbacks_fn`` on scripted logs.
-
-    Returns ``(epochs_run, restored_epoch, saved_epoch or None, final_lr)`` as plain numbers.
-    """
-    import keras
-
-    os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, "best.keras")
-    if os.path.exists(path):
-        os.remove(path)  # a file left by an earlier run must not count as saved
-    callbacks = make_callbacks_fn(path)
-    if not isinstance(callbacks, list | tuple):
-        fail(
-            f"make_callbacks 应返回回调的列表，实际是 {type(callbacks).__name__}：是否忘了 return？"
-        )
-    callbacks = list(callbacks)
-    kinds = [type(cb) for cb in callbacks]
-    for kind in (
-        keras.callbacks.EarlyStopping,
-        keras.callbacks.ModelCheckpoint,
-        keras.callbacks.ReduceLROnPlateau,
-    ):
-        if kinds.count(kind) != 1:
-            fail(
-                f"列表里应恰好有一个 {kind.__name__}，实际有 {kinds.count(kind)} 个"
-                "（需要 EarlyStopping、ModelCheckpoint、ReduceLROnPlateau 各一个）"
-            )
-    model = _marker_model(start_lr)
-    logs = [
-        {"loss": 1.0 - 0.05 * i, "accuracy": 0.5 + 0.02 * i, "val_loss": vl, "val_accuracy": va}
-        for i, (va, vl) in enumerate(zip(val_acc, val_loss))
-    ]
-    run = _drive(callbacks, logs, model)
-    saved = None
-    if os.path.exists(path):
-        saved = _marker(keras.models.load_model(path, compile=False))
-    return run, _marker(model), saved, _lr(model)
-
-
-def check_callbacks_for_requirement(make_callbacks_fn) -> None:
-    """Exercise 5.1: early stop on val_accuracy (patience 3, min_delta 0.005, best weights
-    restored), best-only .keras checkpoint, LR halved after 2 flat epochs (>= 1e-4)."""
-    for start_lr, want in REQUIREMENT_CASES:
-        _check_requirement_case(make_callbacks_fn, start_lr, want)
-    passed()
-
-
-def _check_requirement_case(make_callbacks_fn, start_lr, want) -> None:
-    want_run, want_restored, want_saved, want_lr = (
-        want["run"],
-        want["restored"],
-        want["saved"],
-        want["lr"],
-    )
-    val_acc = list(REQUIREMENT_VAL_ACC)
-    with tempfile.TemporaryDirectory() as folder:
-        run, restored, saved, lr = _run_callbacks_requirement(
-            make_callbacks_fn, val_acc, list(REQUIREMENT_VAL_LOSS), start_lr, folder
-        )
-    if run != want_run:
-        if run == len(val_acc):
-            fail(
-                f"训练没有提前停止（跑满了 {run} 轮），应在第 {want_run} 轮后停止：EarlyStopping "
-                "是否监控 val_accuracy、mode 是否为 'max'、min_delta 是否为 0.005？"
-            )
-        if run < want_run:
-            fail(
-                f"训练在第 {run} 轮后就停止了，应在第 {want_run} 轮后：patience 应为 3，"
-                "并检查 monitor='val_accuracy' 和 mode='max'（精度越大越好）"
-            )
-        fail(f"训练在第 {run} 轮后停止，应在第 {want_run} 轮后：检查 patience=3 和 min_delta=0.005")
-    if int(round(restored)) != want_restored:
-        fail(
-            f"训练结束时模型的权重来自第 {int(round(restored)) + 1} 轮，应恢复到验证精度最好的第 "
-            f"{want_restored + 1} 轮：EarlyStopping 需要 restore_best_weights=True"
-        )
-    if saved is None:
-        fail(
-            "checkpoint_path 处没有保存的模型：ModelCheckpoint 的 filepath 应使用传入的 checkpoint_path"
-        )
-    if int(round(saved)) != want_saved:
-        fail(
-            f"checkpoint_path 里保存的是第 {int(round(saved)) + 1} 轮的模型，应是验证精度最高的第 "
-            f"{want_saved + 1} 轮：ModelCheckpoint 需要 monitor='val_accuracy'、mode='max'、"
-            "save_best_only=True"
-        )
-    if not math.isclose(lr, want_lr, rel_tol=1e-4):
-        fail(
-            f"训练结束时学习率是 {lr:.3g}，应为 {want_lr:.3g}：ReduceLROnPlateau 应监控 "
-            "val_accuracy（mode='max'）、patience=2、factor=0.5、min_lr=1e-4"
-        )
-
-
-# ---------------------------------------------------------------- exercise 5.2
-
-_LOG_52 = {
+#: The fixed logs of check_replay_early_stopping (steps start at REPLAY_FIRST_STEP).
+REPLAY_LOG = {
     "validation": {
-        "epoch_loss": [0.9, 0.7, 0.65, 0.8, 0.65, 0.7],
-        "epoch_accuracy": [0.5, 0.6, 0.7, 0.65, 0.72, 0.71],
+        "epoch_loss": [0.9, 0.7, 0.65, 0.66, 0.64, 0.8, 0.9, 0.95],
+        "epoch_auc": [0.6, 0.7, 0.7, 0.69, 0.71, 0.72, 0.5, 0.4],
     },
-    "train": {
-        "epoch_loss": [1.0, 0.8, 0.6, 0.5, 0.4, 0.3],
-        "epoch_accuracy": [0.4, 0.5, 0.6, 0.7, 0.8, 0.9],
-    },
+    "train": {"epoch_loss": [1.0, 0.8, 0.6, 0.5, 0.45, 0.4, 0.35, 0.3]},
 }
+REPLAY_FIRST_STEP = 3
+#: (keyword arguments, stored (stop step or None, best step)) for those logs.
+REPLAY_CASES = [
+    ({}, (9, 7)),
+    ({"min_delta": 0.02}, (7, 5)),
+    ({"tag": "epoch_auc", "mode": "max"}, (6, 4)),
+    ({"patience": 3}, (10, 7)),
+    ({"run": "train"}, (None, 10)),
+]
 
 
 def write_scalar_logs(logdir, runs, first_step=0) -> None:
@@ -214,60 +88,248 @@ def write_scalar_logs(logdir, runs, first_step=0) -> None:
         writer.close()
 
 
-def _call_best(best_epoch_fn, logdir, **kwargs):
-    result = best_epoch_fn(logdir, **kwargs)
+def _call_replay(replay_fn, logdir, kwargs):
+    result = replay_fn(logdir, **kwargs)
     if not isinstance(result, tuple) or len(result) != 2:
         fail(
-            f"best_epoch 应返回 (step, value) 二元组，实际是 {type(result).__name__}：是否忘了 return？"
+            "replay_early_stopping 应返回 (停止的 step 或 None, 最好的 step) 二元组，"
+            f"实际是 {type(result).__name__}：是否忘了 return？"
         )
-    step, value = result
-    if type(step) is not int:
-        fail(f"step 应是 Python int，实际是 {type(step).__name__}：用 int(...) 转换")
-    if type(value) is not float:
-        fail(f"value 应是 Python float，实际是 {type(value).__name__}：用 float(...) 转换")
-    return step, value
+    stop, best = result
+    for name, value in (("停止的 step", stop), ("最好的 step", best)):
+        if value is not None and type(value) is not int:
+            fail(f"{name} 应是 Python int，实际是 {type(value).__name__}：用 int(...) 转换")
+    if type(best) is not int:
+        fail("最好的 step 不能是 None：第一轮的数值就是起始的最好值")
+    return stop, best
 
 
-def check_best_epoch_from_logs(best_epoch_fn) -> None:
-    """Exercise 5.2: the right run and tag, min or max, the earliest tie, the logged step."""
-    first_step = 3
-    with tempfile.TemporaryDirectory() as logdir:
-        write_scalar_logs(logdir, _LOG_52, first_step=first_step)
-        val_loss = np.float32(_LOG_52["validation"]["epoch_loss"]).astype("float64")
-        step, value = _call_best(best_epoch_fn, logdir)
-        want = first_step + 2
-        if step != want or not math.isclose(value, float(val_loss[2]), rel_tol=1e-6):
-            if step == first_step + 5:
-                fail("返回的是训练集 (train) 的最好轮次：默认应读 run='validation'（验证集）")
-            if step == first_step + 4:
-                fail("最小值出现了两次，返回的是后一次：并列时应返回最早的 step")
-            if step == 2:
-                fail(
-                    f"返回的是数组下标 2，不是日志里记录的 step {want}：用 read_scalars 给出的 steps"
-                )
-            fail(f"默认参数下应返回 ({want}, 0.65)，实际是 ({step}, {value:.4g})")
-        step, value = _call_best(best_epoch_fn, logdir, tag="epoch_accuracy", mode="max")
-        if step != first_step + 4 or not math.isclose(value, 0.72, rel_tol=1e-6):
-            if step == first_step:
-                fail("mode='max' 时仍然取了最小值：精度类指标越大越好")
-            fail(
-                f"tag='epoch_accuracy', mode='max' 应返回 ({first_step + 4}, 0.72)，实际是 ({step}, {value:.4g})"
+def _replay_mistake(kwargs, got, want) -> str:
+    first = REPLAY_FIRST_STEP
+    shifted = tuple(None if v is None else v - first for v in want)
+    if got == shifted:
+        return f"返回的是数组下标 {got}，不是日志里记录的 step {want}：用 read_scalars 给出的 steps"
+    if kwargs.get("run") == "train":
+        if got[0] is not None:
+            return (
+                f"训练集的损失一直在降，EarlyStopping 不会停，应返回 (None, {want[1]})，"
+                f"实际是 {got}：没有停就返回 None，不要返回最后一步"
             )
-        step, value = _call_best(best_epoch_fn, logdir, run="train")
-        if step != first_step + 5:
-            fail("run='train' 时没有读训练集的日志：要使用传入的 run 参数")
+        return f"run='train' 应返回 {want}，实际是 {got}：要使用传入的 run 参数"
+    if kwargs.get("mode") == "max":
+        if got == (5, 3):
+            return "mode='max' 时仍然按越小越好判断：mode 决定方向"
+        if got == (10, 8):
+            return (
+                "和最好值相等的一轮被当成了改进：改进必须严格超过 best + min_delta，"
+                "相等只算一轮等待（所以并列时最好的是最早的一步）"
+            )
+    if kwargs.get("min_delta"):
+        if got == (9, 7):
+            return "min_delta 没有起作用：比最好值好出不超过 min_delta 的一轮不算改进，等待计数照样加 1"
+    if not kwargs and got == (10, 7):
+        return "停得晚了一轮：等待计数达到 patience 的那一轮就停止（与 EarlyStopping 一致）"
+    if not kwargs and got[0] is not None and got[0] < want[0]:
+        return "停得太早：改进的一轮要把等待计数清零；只有没有改进的轮次才计数"
+    return f"参数 {kwargs or '默认'} 下应返回 {want}，实际是 {got}"
+
+
+def check_replay_early_stopping(replay_fn) -> None:
+    """Exercise 5.1: EarlyStopping's rule replayed on logged scalars (steps, min_delta, mode,
+    ties, no stop, a missing run/tag)."""
+    with tempfile.TemporaryDirectory() as logdir:
+        write_scalar_logs(logdir, REPLAY_LOG, first_step=REPLAY_FIRST_STEP)
+        for kwargs, want in REPLAY_CASES:
+            got = _call_replay(replay_fn, logdir, kwargs)
+            if got != want:
+                fail(_replay_mistake(kwargs, got, want))
         try:
-            best_epoch_fn(logdir, tag="epoch_auc")
+            replay_fn(logdir, tag="epoch_accuracy")
         except KeyError:
             pass
         except Exception as exc:  # noqa: BLE001 - any other error is the mistake we name
             fail(f"日志里没有这个标签时应抛出 KeyError，实际抛出了 {type(exc).__name__}")
         else:
-            fail("日志里没有 run/tag（例如 tag='epoch_auc'）时应抛出 KeyError，而不是返回一个值")
+            fail(
+                "日志里没有 run/tag（例如 tag='epoch_accuracy'）时应抛出 KeyError，而不是返回一个值"
+            )
+    passed()
+
+
+# ---------------------------------------------------------------- exercise 5.2
+
+#: The fixed validation labels of check_recall_callbacks (class sizes 6, 7, 7) and, per epoch,
+#: how many samples of each class the scripted model predicts correctly.
+RECALL_SIZES = (6, 7, 7)
+RECALL_CORRECT = [(3, 5, 5), (4, 6, 6), (5, 5, 5), (6, 6, 3), (5, 5, 4)]
+#: What the task gives on them (stored): the worst-class recall logged each epoch, the epochs
+#: run, the epoch whose weights are restored and the epoch in the checkpoint (0-based).
+RECALL_STORED = {
+    "logged": [3 / 6, 4 / 6, 5 / 7, 3 / 7],
+    "run": 4,
+    "restored": 1,
+    "saved": 2,
+}
+#: Marker added to every weight at epoch e (e * MARKER): argmax unchanged, epoch readable.
+MARKER = 1e-3
+
+
+def recall_case(sizes, correct_per_epoch):
+    """The labels and the scripted predictions of a recall case: the first ``r`` samples of
+    class ``c`` are predicted right, the rest as class ``c + 1`` (mod the number of classes)."""
+    y = np.concatenate([np.full(s, c) for c, s in enumerate(sizes)]).astype("int64")
+    preds = []
+    for correct in correct_per_epoch:
+        p = y.copy()
+        for c, r in enumerate(correct):
+            idx = np.flatnonzero(y == c)[r:]
+            p[idx] = (c + 1) % len(sizes)
+        preds.append(p)
+    return y, preds
+
+
+def _recall_run(make_fn, y, preds, folder):
+    """Drive ``make_fn(x_val, y_val, path)``'s callbacks: the model maps one-hot row i to the
+    scripted class of sample i at each epoch. Returns (callbacks, logged, run, restored, saved)."""
+    import keras
+
+    n, k = len(y), int(y.max()) + 1
+    path = os.path.join(folder, "best.keras")
+    if os.path.exists(path):
+        os.remove(path)
+    callbacks = make_fn(np.eye(n, dtype="float32"), y.copy(), path)
+    if not isinstance(callbacks, list | tuple):
+        fail(
+            f"make_recall_callbacks 应返回回调的列表，实际是 {type(callbacks).__name__}：是否忘了 return？"
+        )
+    callbacks = list(callbacks)
+    model = keras.Sequential([keras.Input(shape=(n,)), keras.layers.Dense(k, use_bias=False)])
+
+    def script(epoch):
+        kernel = np.full((n, k), MARKER * epoch, "float32")
+        kernel[np.arange(n), preds[epoch]] += 1.0
+        model.layers[0].kernel.assign(kernel)
+
+    logs = [{"loss": 1.0 - 0.05 * e, "val_loss": 1.0 - 0.07 * e} for e in range(len(preds))]
+    run = _drive(callbacks, logs, model, before_epoch=script)
+    logged = [lg.get("val_worst_recall") for lg in logs[:run]]
+    restored = float(np.asarray(model.layers[0].kernel).min()) / MARKER
+    saved = None
+    if os.path.exists(path):
+        saved = float(np.asarray(keras.models.load_model(path, compile=False).weights[0]).min())
+        saved /= MARKER
+    return callbacks, logged, run, int(round(restored)), None if saved is None else round(saved)
+
+
+def _check_recall_list(callbacks) -> None:
+    import keras
+
+    kinds = [type(cb) for cb in callbacks]
+    es = [i for i, cb in enumerate(callbacks) if isinstance(cb, keras.callbacks.EarlyStopping)]
+    mc = [i for i, cb in enumerate(callbacks) if isinstance(cb, keras.callbacks.ModelCheckpoint)]
+    if len(es) != 1 or len(mc) != 1:
+        fail(
+            f"列表里应恰好有一个 EarlyStopping 和一个 ModelCheckpoint，实际是 "
+            f"{[k.__name__ for k in kinds]}"
+        )
+    own = [i for i in range(len(callbacks)) if i not in es + mc]
+    if not own:
+        fail("列表里没有计算 val_worst_recall 的回调：自己写一个回调，在每轮结束时把它写进 logs")
+    if max(own) > min(es + mc):
+        fail(
+            "写 val_worst_recall 的回调排在 EarlyStopping / ModelCheckpoint 后面：同一轮的 logs "
+            "按列表顺序传给各个回调，它们读的时候这个键还不存在。把你的回调放在列表最前面"
+        )
+
+
+def check_recall_callbacks(make_recall_callbacks_fn) -> None:
+    """Exercise 5.2: a callback writes the worst-class recall into logs, EarlyStopping (max,
+    patience 2, min_delta 0.05, best weights back) and ModelCheckpoint (best only) watch it."""
+    y, preds = recall_case(RECALL_SIZES, RECALL_CORRECT)
+    want = RECALL_STORED
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            callbacks, logged, run, restored, saved = _recall_run(
+                make_recall_callbacks_fn, y, preds, folder
+            )
+        except ValueError as exc:
+            if "automatically determine" in str(exc) or "mode" in str(exc):
+                fail(
+                    "Keras 判断不出 val_worst_recall 越大越好还是越小越好（mode='auto' 只认得"
+                    "编译进模型的内置指标）：EarlyStopping 和 ModelCheckpoint 都要写明 mode='max'"
+                )
+            raise
+    _check_recall_list(callbacks)
+    if any(v is None for v in logged):
+        fail("logs 里没有 'val_worst_recall'：在 on_epoch_end 里写 logs['val_worst_recall'] = ...")
+    try:
+        logged = [float(v) for v in logged]
+    except (TypeError, ValueError):
+        fail(f"logs['val_worst_recall'] 应是一个数，实际是 {type(logged[0]).__name__}")
+    head = min(len(logged), len(want["logged"]))
+    if not np.allclose(logged[:head], want["logged"][:head], atol=1e-6):
+        first = logged[0]
+        if math.isclose(first, 13 / 20, abs_tol=1e-6):
+            fail("第 1 轮写进 logs 的是总体准确率 0.65：应对每个类别分别算召回率，再取最小值")
+        if math.isclose(first, (3 / 6 + 5 / 7 + 5 / 7) / 3, abs_tol=1e-6):
+            fail("第 1 轮写进 logs 的是各类召回率的平均值：应取最小值（最差的类别）")
+        fail(
+            f"前几轮的 val_worst_recall 应为 {np.round(want['logged'], 4).tolist()}，"
+            f"实际是 {np.round(logged, 4).tolist()}：召回率 = 真实类别为 c 的样本中被预测为 c 的比例"
+        )
+    if run != want["run"]:
+        if run > want["run"]:
+            fail(
+                f"训练了 {run} 轮，应在第 {want['run']} 轮后停止：min_delta 应为 0.05"
+                "（比最好值好出不到 0.05 的一轮不算改进），并检查 patience=2"
+            )
+        fail(
+            f"训练在第 {run} 轮后就停止了，应在第 {want['run']} 轮后：patience 应为 2，"
+            "并写明 mode='max'（召回率越大越好）"
+        )
+    if restored != want["restored"]:
+        fail(
+            f"训练结束时模型的权重来自第 {restored + 1} 轮，应恢复到最好的第 {want['restored'] + 1} 轮："
+            "EarlyStopping 需要 restore_best_weights=True"
+        )
+    if saved is None:
+        fail(
+            "checkpoint_path 处没有保存的模型：ModelCheckpoint 的 filepath 应使用传入的 checkpoint_path"
+        )
+    if saved != want["saved"]:
+        fail(
+            f"checkpoint_path 里保存的是第 {saved + 1} 轮的模型，应是 val_worst_recall 最高的第 "
+            f"{want['saved'] + 1} 轮：ModelCheckpoint 需要 monitor='val_worst_recall'、mode='max'、"
+            "save_best_only=True"
+        )
     passed()
 
 
 # ---------------------------------------------------------------- exercise 5.3
+
+#: The fixed scripted epochs of check_stop_when_accurate: (target, logs per epoch, stored
+#: (stop epoch or None, stopped_epoch, reported)).
+ACCURATE_CASES = [
+    (
+        0.6,
+        [
+            {"loss": 1.2, "accuracy": 0.55},
+            {"loss": 0.9, "accuracy": 0.66},
+            {"loss": 0.5, "accuracy": 0.8},
+            {"loss": 0.35, "accuracy": 0.9},
+        ],
+        (1, 1, 0.66),
+    ),
+    (
+        0.9,
+        [
+            {"loss": 0.08, "accuracy": 0.85},
+            {"loss": 0.07, "accuracy": 0.9},
+            {"loss": 0.06, "accuracy": 0.95},
+        ],
+        (1, 1, 0.9),
+    ),
+]
 
 
 def _plain_model():
@@ -275,6 +337,75 @@ def _plain_model():
     import keras
 
     return keras.Sequential([keras.Input(shape=(1,)), keras.layers.Dense(2, use_bias=False)])
+
+
+def _accurate_run(stop_cls, target, logs):
+    cb = stop_cls(target=target)
+    model = _plain_model()
+    run = _drive([cb], [dict(lg) for lg in logs], model)
+    stop = run - 1 if model.stop_training else None
+    return cb, stop
+
+
+def check_stop_when_accurate(stop_cls) -> None:
+    """Exercise 5.3: the fixed callback tests accuracy (>= target), reports the accuracy it
+    saw, and raises KeyError when logs have no accuracy."""
+    import keras
+
+    if not isinstance(stop_cls(target=0.6), keras.callbacks.Callback):
+        fail("StopWhenAccurate 应继承 keras.callbacks.Callback")
+    for target, logs, (want_stop, want_epoch, want_reported) in ACCURATE_CASES:
+        cb, stop = _accurate_run(stop_cls, target, logs)
+        if stop != want_stop:
+            losses = [lg["loss"] for lg in logs]
+            if stop is not None and losses[stop] < 1 - target:
+                fail(
+                    f"target={target} 时停在了第 {stop} 轮（从 0 数），那一轮是损失低于 "
+                    f"{1 - target:.2f}，准确率只有 {logs[stop]['accuracy']}：还在按 loss 判断，"
+                    "要判断的是 logs['accuracy'] >= target"
+                )
+            if stop is not None and stop > want_stop and logs[want_stop]["accuracy"] == target:
+                fail(f"准确率正好等于 target={target} 时没有停止：达到目标是 >=，不是 >")
+            if stop is None:
+                fail(f"target={target} 时准确率第 {want_stop} 轮就达到了，却没有停止训练")
+            fail(f"target={target} 时应在第 {want_stop} 轮（从 0 数）停止，实际在第 {stop} 轮")
+        if getattr(cb, "stopped_epoch", None) != want_epoch:
+            fail(
+                f"停止后 self.stopped_epoch 应为 {want_epoch}（从 0 数），实际是 "
+                f"{getattr(cb, 'stopped_epoch', '没有这个属性')!r}"
+            )
+        reported = getattr(cb, "reported", None)
+        if not isinstance(reported, float) or not math.isclose(reported, want_reported):
+            if isinstance(reported, float) and math.isclose(reported, target):
+                fail(
+                    f"self.reported 是目标 {target}，不是这一轮实际的准确率 {want_reported}："
+                    "报告看到的值，而不是想要的值"
+                )
+            fail(
+                f"self.reported 应是停止那一轮的准确率 {want_reported}（Python float），"
+                f"实际是 {reported!r}"
+            )
+    cb = stop_cls(target=0.6)
+    cb.set_model(_plain_model())
+    cb.on_train_begin({})
+    try:
+        cb.on_epoch_end(0, {"loss": 0.3, "val_accuracy": 0.9})
+    except KeyError:
+        pass
+    except Exception as exc:  # noqa: BLE001
+        fail(
+            f"logs 里没有 'accuracy' 时应抛出 KeyError，实际抛出了 {type(exc).__name__}："
+            "用 logs['accuracy']，不要用 logs.get(...)"
+        )
+    else:
+        fail(
+            "logs 里没有 'accuracy'（模型编译时没有 metrics=['accuracy']）时应抛出 KeyError，"
+            "而不是照常运行"
+        )
+    passed()
+
+
+# ---------------------------------------------------------------- exercise 5.4
 
 
 def _stop_run(callback, values, monitor):
@@ -286,7 +417,7 @@ def _stop_run(callback, values, monitor):
 
 
 def check_stop_at_target(stop_cls) -> None:
-    """Exercise 5.3: direction from the name, consecutive patience, NaN stops, reusable."""
+    """Exercise 5.4: direction from the name, consecutive patience, NaN stops, reusable."""
     import keras
 
     cb = stop_cls(monitor="val_accuracy", target=0.8, patience=2)
@@ -302,7 +433,7 @@ def check_stop_at_target(stop_cls) -> None:
                     "现在低于目标时反而停止了"
                 )
             fail(
-                "验证精度连续 2 轮 >= 0.8 后没有停止：在 on_epoch_end 里设置 "
+                "验证准确率连续 2 轮 >= 0.8 后没有停止：在 on_epoch_end 里设置 "
                 "self.model.stop_training = True"
             )
         if stop == 1:
@@ -373,7 +504,7 @@ def _tiny_fit(*callbacks, epochs=3, n=20, batch_size=4, learning_rate=0.05, seed
     )
 
 
-# ---------------------------------------------------------------- exercise 5.4
+# ---------------------------------------------------------------- exercise 5.5
 
 
 def _lr_recorder():
@@ -397,7 +528,7 @@ WARMUP_STORED = [0.05 * k / 7 for k in range(1, 7)] + [0.05] * 9
 
 
 def check_lr_warmup(warmup_cls) -> None:
-    """Exercise 5.4: linear warm-up over global steps from the optimizer's own lr, then hands off."""
+    """Exercise 5.5: linear warm-up over global steps from the optimizer's own lr, then hands off."""
     import keras
 
     warmup_steps, base_lr = WARMUP_CASE["warmup_steps"], WARMUP_CASE["base_lr"]
