@@ -14,17 +14,18 @@ from keras import layers
 import course_utils
 from course_utils.checks import (
     CheckFailed,
+    branching_model,
     ch02,
-    check_data_in_model_order,
+    check_concat_head,
     check_dense_residual_block,
-    check_frozen_head,
-    check_layer_output_shapes,
     check_losses_for_targets,
+    check_upstream_layers,
+    check_weighted_total_loss,
     layer_graph,
     toy_data_for,
     toy_functional_model,
 )
-from course_utils.data import make_ticket_data
+from course_utils.inspect import fill_weights
 
 
 def expect_failure(phrase, fn, *args, **kwargs):
@@ -62,99 +63,117 @@ def test_layer_graph_shows_a_shared_layer_called_twice():
     assert graph["add"]["calls"] == [["encoder", "encoder"]]
 
 
-# --- 2.1 layer output shapes ------------------------------------------------------------------
+# --- 2.1 every layer upstream of a layer ------------------------------------------------------
 
 
-def visible_shapes_model():
-    """The grade cell's visible model."""
-    return toy_functional_model({"a": 3, "b": 5}, {"out": 2})
+def upstream(model, name):
+    """A right answer of 2.1 (test side only)."""
+    producer = {id(layer.output): layer for layer in model.layers}
+    found, todo = set(), [model.get_layer(name)]
+    while todo:
+        received = todo.pop().input
+        for tensor in received if isinstance(received, (list, tuple)) else [received]:
+            source = producer[id(tensor)]
+            if source.name not in found:
+                found.add(source.name)
+                todo.append(source)
+    return found
 
 
-def test_stored_shapes_are_the_visible_models():
-    """Are the stored expected shapes those of the grade cell's visible model?"""
-    model = visible_shapes_model()
-    assert ch02.VISIBLE_LAYER_SHAPES == {
-        layer.name: tuple(layer.output.shape) for layer in model.layers
+def visible_upstream(find=upstream):
+    model = branching_model()
+    return {name: find(model, name) for name in ch02.VISIBLE_UPSTREAM}
+
+
+def test_stored_upstream_layers_are_the_visible_models():
+    """Are the stored answers (and direct parents) those of the grade cell's visible model?"""
+    assert visible_upstream() == ch02.VISIBLE_UPSTREAM
+    graph = layer_graph(branching_model())
+    for name, parents in ch02.VISIBLE_PARENTS.items():
+        assert {s for call in graph[name]["calls"] for s in call} == parents
+
+
+def test_upstream_layers_pass_as_sets_or_lists():
+    """Do right answers pass, as sets and as sorted lists?"""
+    forgery.passes(check_upstream_layers, visible_upstream())
+    forgery.passes(check_upstream_layers, {k: sorted(v) for k, v in visible_upstream().items()})
+
+
+def test_upstream_mistakes_are_named():
+    """Are direct parents only, a missing input layer, the layer itself, the sub-model's
+    unused inputs, layer objects, a missing return and other data each named?"""
+    good = visible_upstream()
+    parents = {**good, "route": {"all"}}
+    expect_failure("只找到了直接接在它前面的层", check_upstream_layers, parents)
+    no_inputs = {k: {n for n in v if n not in ch02.VISIBLE_INPUTS} for k, v in good.items()}
+    expect_failure("输入层 (InputLayer) 也算", check_upstream_layers, no_inputs)
+    expect_failure("自己", check_upstream_layers, {**good, "topic": good["topic"] | {"topic"}})
+
+    def submodel(model, name):
+        import keras
+
+        sub = keras.Model(model.inputs, model.get_layer(name).output)
+        return {layer.name for layer in sub.layers if layer.name != name}
+
+    expect_failure("没用到的输入层", check_upstream_layers, visible_upstream(submodel))
+    model = branching_model()
+    objects = {k: {model.get_layer(n) for n in v} for k, v in good.items()}
+    expect_failure("层的名字", check_upstream_layers, objects)
+    expect_failure("忘了 return", check_upstream_layers, {**good, "urgency": None})
+    expect_failure("只认识本格", check_upstream_layers, {"urgency": good["urgency"]})
+
+
+# --- 2.2 the weighted total loss -------------------------------------------------------------
+
+
+def visible_loss_case():
+    """The grade cell's visible case, made the way the cell makes it."""
+    model = toy_functional_model({"title": 6, "tags": 3}, {"priority": 1, "department": 3})
+    fill_weights(model, seed=22)
+    x, y = toy_data_for(model, num_samples=6, seed=22)
+    losses = {
+        "department": keras.losses.CategoricalCrossentropy(from_logits=True),
+        "priority": "mean_squared_error",
     }
+    return model, x, y, losses, {"department": 0.5}
 
 
-def test_layer_shapes_pass_and_batch_dim_is_named():
-    """Do correct shapes pass, and are shapes without the batch dimension reported?"""
-    model = visible_shapes_model()
-    good = {layer.name: tuple(layer.output.shape) for layer in model.layers}
-    forgery.passes(check_layer_output_shapes, good)
-    no_batch = {name: shape[1:] for name, shape in good.items()}
-    expect_failure("批次维 None", check_layer_output_shapes, no_batch)
+def total_loss(model, x, y, losses, weights, default=1.0, reduce=np.mean):
+    """A right answer of 2.2 (test side only), or a named mistake."""
+    predictions = model(x)
+    if len(model.output_names) == 1:
+        predictions = [predictions]
+    total = 0.0
+    for name, prediction in zip(model.output_names, predictions, strict=True):
+        fn = keras.losses.get(losses[name]) if isinstance(losses[name], str) else losses[name]
+        value = np.asarray(fn(y[name], prediction), dtype="float64")
+        value = (
+            reduce(value) if value.ndim else value * (len(prediction) if reduce is np.sum else 1)
+        )
+        total += weights.get(name, default) * float(value)
+    return float(total)
 
 
-def test_layer_shapes_missing_inputs_are_named():
-    """Is leaving out the InputLayers reported?"""
-    model = visible_shapes_model()
-    partial = {layer.name: tuple(layer.output.shape) for layer in model.layers[2:]}
-    expect_failure("InputLayer", check_layer_output_shapes, partial)
+def test_stored_total_loss_is_what_evaluate_reports():
+    """Is the stored total the visible case's weighted loss, as compile + evaluate report it?"""
+    model, x, y, losses, weights = visible_loss_case()
+    assert abs(total_loss(model, x, y, losses, weights) - ch02.VISIBLE_TOTAL_LOSS["good"]) < 1e-5
+    model.compile(loss=losses, loss_weights={"priority": 1.0, **weights})
+    reported = model.evaluate(x, y, batch_size=6, verbose=0, return_dict=True)["loss"]
+    assert abs(reported - ch02.VISIBLE_TOTAL_LOSS["good"]) < 1e-5
 
 
-def test_layer_shapes_extra_keys_and_types_are_named():
-    """Are extra keys, a non-dict and a missing return reported?"""
-    good = dict(ch02.VISIBLE_LAYER_SHAPES)
-    expect_failure("layer.name", check_layer_output_shapes, {**good, "dense": (None, 2)})
-    expect_failure("dict", check_layer_output_shapes, list(good.items()))
-    expect_failure("忘了 return", check_layer_output_shapes, None)
-
-
-# --- 2.2 data in model order ------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def shuffled_model_and_data():
-    inputs, targets = make_ticket_data(6, vocabulary_size=12, num_tags=5, num_departments=3)
-    model = toy_functional_model(
-        {"tags": 5, "title": 12, "text_body": 12}, {"department": 3, "priority": 1}
-    )
-    return model, inputs, targets
-
-
-def test_stored_order_is_the_visible_models(shuffled_model_and_data):
-    """Is the stored order that of the grade cell's visible model?"""
-    model, _, _ = shuffled_model_and_data
-    assert ch02.VISIBLE_INPUT_ORDER == [t.name for t in model.inputs]
-    assert ch02.VISIBLE_OUTPUT_ORDER == list(model.output_names)
-
-
-def test_lists_in_model_order_pass(shuffled_model_and_data):
-    """Do lists ordered like model.inputs / output_names pass?"""
-    model, inputs, targets = shuffled_model_and_data
-    x = [inputs[t.name] for t in model.inputs]
-    y = [targets[n] for n in model.output_names]
-    forgery.passes(check_data_in_model_order, (x, y), inputs, targets)
-
-
-def test_lists_in_dict_order_are_named(shuffled_model_and_data):
-    """Are lists in the dict's order (not the model's) reported?"""
-    model, inputs, targets = shuffled_model_and_data
-    result = (list(inputs.values()), [targets[n] for n in model.output_names])
-    expect_failure("顺序要跟 model.inputs 一致", check_data_in_model_order, result, inputs, targets)
-
-
-def test_targets_in_wrong_order_are_named(shuffled_model_and_data):
-    """Are targets in the wrong order reported against model.output_names?"""
-    model, inputs, targets = shuffled_model_and_data
-    result = ([inputs[t.name] for t in model.inputs], list(targets.values()))
-    expect_failure("model.output_names", check_data_in_model_order, result, inputs, targets)
-
-
-def test_dicts_instead_of_lists_are_named(shuffled_model_and_data):
-    """Is returning the dicts unchanged reported?"""
-    _, inputs, targets = shuffled_model_and_data
-    expect_failure("不是字典", check_data_in_model_order, (inputs, targets), inputs, targets)
-
-
-def test_other_data_is_not_judged():
-    """Does the check refuse data other than the visible model's (it knows only that order)?"""
-    inputs = {"a": np.zeros((2, 3)), "b": np.ones((2, 3))}
-    targets = {"y": np.zeros((2, 1))}
-    result = ([inputs["a"], inputs["b"]], [targets["y"]])
-    expect_failure("只认识本格", check_data_in_model_order, result, inputs, targets)
+def test_total_loss_mistakes_are_named():
+    """Do the right total pass, and are ignored weights, weights defaulting to 0, a sum over
+    the batch, a NumPy scalar and a wrong number each named?"""
+    case = visible_loss_case()
+    forgery.passes(check_weighted_total_loss, total_loss(*case))
+    expect_failure("乘以 loss_weights", check_weighted_total_loss, total_loss(*case[:4], {}))
+    expect_failure("不是 0", check_weighted_total_loss, total_loss(*case, default=0.0))
+    expect_failure("批次的平均值", check_weighted_total_loss, total_loss(*case, reduce=np.sum))
+    expect_failure("Python float", check_weighted_total_loss, np.float32(total_loss(*case)))
+    expect_failure("总损失应为", check_weighted_total_loss, 1.0)
+    expect_failure("忘了 return", check_weighted_total_loss, None)
 
 
 def test_toy_model_is_deterministic():
@@ -171,16 +190,6 @@ def test_toy_data_comes_in_reverse_model_order():
     inputs, targets = toy_data_for(model, num_samples=3)
     assert list(inputs) == ["title", "tags"] and list(targets) == ["priority", "department"]
     assert inputs["title"].shape == (3, 12) and targets["department"].shape == (3, 3)
-
-
-def test_equal_arrays_under_two_names_do_not_confuse_the_order_check():
-    """Is an answer accepted when two inputs happen to hold identical arrays?"""
-    zeros = np.zeros((2, 4), dtype="float32")
-    inputs = {"text_body": zeros, "title": zeros.copy(), "tags": np.ones((2, 5), "float32")}
-    targets = {"priority": np.ones((2, 1), "float32"), "department": np.eye(3)[:2]}
-    x = [inputs["tags"], inputs["title"], inputs["text_body"]]
-    y = [targets["department"], targets["priority"]]
-    forgery.passes(check_data_in_model_order, (x, y), inputs, targets)
 
 
 # --- 2.3 losses inferred from the targets -----------------------------------------------------
@@ -263,7 +272,7 @@ def test_other_targets_are_not_judged():
     expect_failure("只认识本格", check_losses_for_targets, losses, renamed)
 
 
-# --- 2.4 frozen base, new head on a named layer -----------------------------------------------
+# --- 2.4 a frozen base, a new head on concatenated layers ------------------------------------
 
 
 def deep_base(seed=0):
@@ -275,21 +284,23 @@ def deep_base(seed=0):
     )
 
 
-def frozen_head(
+def concat_head(
     model,
-    layer_name,
+    layer_names,
     output_name="urgency",
     num_classes=2,
     activation="softmax",
     freeze="all",
     keep_outputs=False,
 ):
-    """A head on model's layer, with the freezing done right or in one of the wrong ways."""
+    """A head on model's concatenated layers, right or wrong in one named way."""
     if freeze == "all":
         for layer in model.layers:
             layer.trainable = False
+    parts = [model.get_layer(n).output for n in layer_names]
+    joined = layers.Concatenate()(parts) if len(parts) > 1 else parts[0]
     head = layers.Dense(num_classes, activation=activation, name=output_name)
-    out = head(model.get_layer(layer_name).output)
+    out = head(joined)
     outputs = [*model.outputs, out] if keep_outputs else out
     new = keras.Model(model.inputs, outputs)
     if freeze == "path":
@@ -300,87 +311,49 @@ def frozen_head(
     return new
 
 
-def test_head_on_the_named_layer_passes():
-    """Does a softmax head on the named layer, with every base layer frozen, pass?"""
+VISIBLE = ["features", "concat"]
+
+
+def test_head_on_the_concatenated_layers_passes():
+    """Does a softmax head on the named layers, concatenated in order, with every base layer
+    frozen, pass (also with three layers, an input among them)?"""
     base = deep_base()
-    forgery.passes(check_frozen_head, frozen_head(base, "features"), base, "features", "urgency", 2)
+    forgery.passes(check_concat_head, concat_head(base, VISIBLE), base, VISIBLE, "urgency", 2)
     base = deep_base()
-    new = frozen_head(base, "concat", "kind", 5)
-    forgery.passes(check_frozen_head, new, base, "concat", "kind", 5)
+    names = ["summary", "tags", "features"]
+    new = concat_head(base, names, "kind", 5)
+    forgery.passes(check_concat_head, new, base, names, "kind", 5)
 
 
-def test_head_on_the_wrong_layer_is_named():
-    """Is a head attached to another tensor than the named layer's output reported?"""
+@pytest.mark.parametrize(
+    "kwargs, names, phrase",
+    [
+        ({}, ["concat", "features"], "拼接的顺序"),
+        ({}, ["features"], "拼接 (concatenate)"),
+        ({}, ["summary", "concat"], "用 model.get_layer(名字).output"),
+        ({"activation": None}, VISIBLE, "softmax"),
+        ({"freeze": "none"}, VISIBLE, "没有冻结"),
+        ({"freeze": "model"}, VISIBLE, "new_model.trainable = False"),
+        ({"freeze": "path"}, VISIBLE, "冻结 model 的每一层"),
+        ({"keep_outputs": True}, VISIBLE, "只要一个输出"),
+        ({"output_name": "extra"}, VISIBLE, "name=output_name"),
+        ({"num_classes": 3}, VISIBLE, "num_classes"),
+    ],
+)
+def test_concat_head_mistakes_are_named(kwargs, names, phrase):
+    """Are the wrong order, one layer only, the wrong layers, no softmax, the freezing mistakes,
+    the old outputs kept, the head's name and width each named?"""
     base = deep_base()
-    expect_failure(
-        "应接在 'features'",
-        check_frozen_head,
-        frozen_head(base, "summary"),
-        base,
-        "features",
-        "urgency",
-        2,
-    )
+    new = concat_head(base, names, **kwargs)
+    expect_failure(phrase, check_concat_head, new, base, VISIBLE, "urgency", 2)
 
 
-def test_head_without_softmax_is_named():
-    """Is a linear head reported as missing softmax?"""
+def test_a_cloned_base_and_the_base_itself_are_named():
+    """Are a head on a clone of the base and the original model returned each named?"""
     base = deep_base()
-    new = frozen_head(base, "features", activation=None)
-    expect_failure("softmax", check_frozen_head, new, base, "features", "urgency", 2)
-
-
-def test_unfrozen_base_is_named():
-    """Is a base left trainable reported?"""
-    base = deep_base()
-    new = frozen_head(base, "features", freeze="none")
-    expect_failure("没有冻结", check_frozen_head, new, base, "features", "urgency", 2)
-
-
-def test_freezing_the_whole_new_model_is_named():
-    """Is new_model.trainable = False (which freezes the head too) reported?"""
-    base = deep_base()
-    new = frozen_head(base, "features", freeze="model")
-    expect_failure(
-        "new_model.trainable = False", check_frozen_head, new, base, "features", "urgency", 2
-    )
-
-
-def test_freezing_only_the_layers_on_the_path_is_named():
-    """Are base layers after the named layer left trainable reported?"""
-    base = deep_base()
-    new = frozen_head(base, "features", freeze="path")
-    expect_failure("冻结 model 的每一层", check_frozen_head, new, base, "features", "urgency", 2)
-
-
-def test_keeping_the_old_outputs_is_named():
-    """Is a new model that also keeps the base outputs reported?"""
-    base = deep_base()
-    new = frozen_head(base, "features", keep_outputs=True)
-    expect_failure("只要一个输出", check_frozen_head, new, base, "features", "urgency", 2)
-
-
-def test_wrong_head_name_and_width_are_named():
-    """Are a head with another name or another number of classes reported?"""
-    base = deep_base()
-    new = frozen_head(base, "features", output_name="extra")
-    expect_failure("name=output_name", check_frozen_head, new, base, "features", "urgency", 2)
-    base = deep_base()
-    new = frozen_head(base, "features", num_classes=3)
-    expect_failure("num_classes", check_frozen_head, new, base, "features", "urgency", 2)
-
-
-def test_a_cloned_base_is_named():
-    """Is a head on a clone of the base (fresh weights, not reused) reported?"""
-    base = deep_base()
-    new = frozen_head(keras.models.clone_model(base), "features")
-    expect_failure("不是原模型的那一层", check_frozen_head, new, base, "features", "urgency", 2)
-
-
-def test_returning_the_base_model_is_named():
-    """Is returning the original model reported?"""
-    base = deep_base()
-    expect_failure("新的 keras.Model", check_frozen_head, base, base, "features", "urgency", 2)
+    new = concat_head(keras.models.clone_model(base), VISIBLE)
+    expect_failure("不是原模型的那一层", check_concat_head, new, base, VISIBLE, "urgency", 2)
+    expect_failure("新的 keras.Model", check_concat_head, base, base, VISIBLE, "urgency", 2)
 
 
 # --- 2.5 residual block -----------------------------------------------------------------------
@@ -473,16 +446,29 @@ def test_block_that_builds_a_model_or_ignores_units_is_named():
 # --- forged answers against every grade cell ---------------------------------------------------
 
 HARDCODED = {
-    # The visible toy model's shapes typed in by hand.
-    "ch02_layer_output_shapes_test": """
-def layer_output_shapes(model):
-    return {"a": (None, 3), "b": (None, 5), "concat": (None, 8), "features": (None, 8),
-            "out": (None, 2)}
+    # The visible model's answers typed in by hand (only direct parents anywhere else).
+    "ch02_upstream_layers_test": """
+def upstream_layers(model, layer_name):
+    known = {"urgency": {"title", "title_code"}, "tags": set(),
+             "topic": {"title", "tags", "title_code", "tag_code", "both"},
+             "route": {"title", "tags", "text_body", "title_code", "tag_code", "both", "all"}}
+    if layer_name in known:
+        return known[layer_name]
+    received = model.get_layer(layer_name).input
+    received = received if isinstance(received, list) else [received]
+    return {layer.name for layer in model.layers if any(layer.output is t for t in received)}
 """,
-    # The visible data comes keyed in the reverse of the model's order: reversing passes it.
-    "ch02_data_in_model_order_test": """
-def to_model_order(model, inputs, targets):
-    return list(inputs.values())[::-1], list(targets.values())[::-1]
+    # Pairs predictions and targets right, but every weight is the visible 0.5 of department.
+    "ch02_weighted_total_loss_test": """
+def weighted_total_loss(model, inputs, targets, losses, loss_weights):
+    predictions = model(inputs)
+    predictions = predictions if isinstance(predictions, list) else [predictions]
+    total = 0.0
+    for name, prediction in zip(model.output_names, predictions):
+        fn = keras.losses.get(losses[name]) if isinstance(losses[name], str) else losses[name]
+        weight = 0.5 if name == "department" else 1.0
+        total += weight * float(np.mean(np.asarray(fn(targets[name], prediction))))
+    return float(total)
 """,
     # Chooses by the visible target names instead of by the data.
     "ch02_losses_for_targets_test": """
@@ -491,13 +477,14 @@ def losses_for_targets(targets):
              "level": "sparse_categorical_crossentropy", "labels": "binary_crossentropy"}
     return {name: table.get(name, "mean_squared_error") for name in targets}
 """,
-    # Freezes the base right, but always attaches the head to the visible layer "features".
-    "ch02_frozen_head_test": """
-def add_frozen_head(model, layer_name, output_name, num_classes):
+    # Freezes the base right, but always joins the visible layers "features" and "concat".
+    "ch02_concat_head_test": """
+def add_concat_head(model, layer_names, output_name, num_classes):
     for layer in model.layers:
         layer.trainable = False
+    parts = [model.get_layer(n).output for n in ("features", "concat")]
     head = keras.layers.Dense(num_classes, activation="softmax", name=output_name)
-    return keras.Model(model.inputs, head(model.get_layer("features").output))
+    return keras.Model(model.inputs, head(keras.layers.Concatenate()(parts)))
 """,
     # Right wiring, but every layer is 8 wide (the visible units) whatever `units` says.
     "ch02_residual_block_test": """
@@ -536,7 +523,7 @@ def course_callables():
     seen = set()
     for info in pkgutil.walk_packages(course_utils.__path__, "course_utils."):
         module = importlib.import_module(info.name)
-        for name, fn in vars(module).items():
+        for name, fn in list(vars(module).items()):
             if not inspect.isfunction(fn) or fn.__module__ != module.__name__ or id(fn) in seen:
                 continue
             if name.lstrip("_").startswith(SKIP_AUDIT):
@@ -575,13 +562,28 @@ def answers_it(fn, args, answer) -> bool:
         return False
 
 
-def is_frozen_head(new):
+def is_concat_head(new):
     """An answer of 2.4 on the visible base: one output "urgency", only the head trainable."""
     return (
         isinstance(new, keras.Model)
         and list(new.output_names) == ["urgency"]
         and sorted(w.path for w in new.trainable_weights) == ["urgency/bias", "urgency/kernel"]
     )
+
+
+def is_total(value):
+    """An answer of 2.2 on the visible case."""
+    return (
+        isinstance(value, (float, np.floating))
+        and abs(value - ch02.VISIBLE_TOTAL_LOSS["good"]) < 1e-4
+    )
+
+
+def is_upstream(name):
+    def check(value):
+        return isinstance(value, (set, list, tuple)) and set(value) == ch02.VISIBLE_UPSTREAM[name]
+
+    return check
 
 
 def block_answer(x):
@@ -602,16 +604,8 @@ def test_no_course_utils_callable_computes_an_answer():
     import matplotlib
 
     matplotlib.use("Agg")
-    shapes_model = visible_shapes_model()
-    shapes = {k: list(v) for k, v in ch02.VISIBLE_LAYER_SHAPES.items()}
-    order_model = toy_functional_model(
-        {"tags": 5, "title": 12, "text_body": 12}, {"department": 3, "priority": 1}
-    )
-    x, y = toy_data_for(order_model)
-    ordered = [
-        [plain(x[n]) for n in ch02.VISIBLE_INPUT_ORDER],
-        [plain(y[n]) for n in ch02.VISIBLE_OUTPUT_ORDER],
-    ]
+    upstream_model = branching_model()
+    loss_case = visible_loss_case()
     base = toy_functional_model(
         {"title": 10, "text_body": 10, "tags": 4},
         {"priority": 1, "department": 3},
@@ -619,11 +613,11 @@ def test_no_course_utils_callable_computes_an_answer():
     )
     block_input = keras.Input(shape=(8,), name="block_input")
     cases = [
-        ("2.1", (shapes_model,), shapes),
-        ("2.2", (order_model, x, y), ordered),
+        *[("2.1", (upstream_model, n), is_upstream(n)) for n in ("urgency", "topic", "route")],
+        ("2.2", loss_case, is_total),
         ("2.3", (TARGETS,), RIGHT),
         *[("2.3", (TARGETS[n],), RIGHT[n]) for n in TARGETS],
-        ("2.4", (base, "features", "urgency", 2), is_frozen_head),
+        ("2.4", (base, ["features", "concat"], "urgency", 2), is_concat_head),
         ("2.5", (block_input, 8), block_answer(block_input)),
     ]
     leaks = [

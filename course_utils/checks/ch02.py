@@ -5,9 +5,10 @@ Each check takes the student's answer, compares plain data and raises
 The checks of exercises 2.1 to 2.3 judge the fixed inputs of their grade cells against expected
 values stored here (no function of this module computes an exercise's answer); those of 2.4 and
 2.5 test properties of the student's model (its wiring, which weights are trainable, that its
-output follows from its own weights). ``toy_functional_model`` builds the small base models the
-grade cells test answers on, ``toy_data_for`` random data for them, and ``layer_graph`` (from
-``course_utils.inspect``, re-exported here) turns a model's wiring into plain data.
+output follows from its own weights). ``toy_functional_model`` and ``branching_model`` build the
+small models the grade cells test answers on, ``toy_data_for`` random data for them, and
+``layer_graph`` (from ``course_utils.inspect``, re-exported here) turns a model's wiring into
+plain data.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from course_utils.checks._core import fail, passed, to_numpy
 from course_utils.inspect import layer_graph
 
 __all__ = [
-    "check_data_in_model_order",
+    "branching_model",
+    "check_concat_head",
     "check_dense_residual_block",
-    "check_frozen_head",
-    "check_layer_output_shapes",
     "check_losses_for_targets",
+    "check_upstream_layers",
+    "check_weighted_total_loss",
     "layer_graph",
     "toy_data_for",
     "toy_functional_model",
@@ -129,96 +131,117 @@ def _predict(model, xs) -> list[np.ndarray]:
     return [to_numpy(o, "模型输出") for o in _as_list(model(xs, training=False))]
 
 
-def _same(a, b) -> bool:
-    if a is b:
-        return True
-    a, b = np.asarray(a), np.asarray(b)
-    return a.shape == b.shape and np.array_equal(a, b)
+# --- 2.1 every layer upstream of a layer ---------------------------------------------------
 
 
-def _which(array, named: dict) -> str | None:
-    """The name of the array in ``named`` that ``array`` is (or equals), if any."""
-    for name, b in named.items():
-        if array is b:
-            return name
-    for name, b in named.items():
-        if _same(array, b):
-            return name
-    return None
+def branching_model():
+    """The model of exercise 2.1's grade cell: three inputs, and outputs that do not all
+    depend on every input (``urgency`` reads only ``title``; ``topic`` does not read
+    ``text_body``). Seeded weights; the check needs only its wiring."""
+    import keras
+    from keras import layers
+
+    title = keras.Input(shape=(3,), name="title")
+    tags = keras.Input(shape=(2,), name="tags")
+    body = keras.Input(shape=(4,), name="text_body")
+    title_code = layers.Dense(4, activation="relu", name="title_code")(title)
+    tag_code = layers.Dense(4, activation="relu", name="tag_code")(tags)
+    both = layers.Concatenate(name="both")([title_code, tag_code])
+    urgency = layers.Dense(1, name="urgency")(title_code)
+    topic = layers.Dense(3, name="topic")(both)
+    route = layers.Dense(2, name="route")(layers.Concatenate(name="all")([both, body]))
+    return keras.Model([title, tags, body], [urgency, topic, route], name="branching")
 
 
-#: The grade cell's visible model, ``toy_functional_model({"a": 3, "b": 5}, {"out": 2})``: the
-#: output shape of each of its layers.
-VISIBLE_LAYER_SHAPES = {
-    "a": (None, 3),
-    "b": (None, 5),
-    "concat": (None, 8),
-    "features": (None, 8),
-    "out": (None, 2),
+#: ``branching_model()``: for each layer the grade cell asks about, the layers upstream of it
+#: and the layers feeding it directly (for the message when only those are found).
+VISIBLE_UPSTREAM = {
+    "urgency": {"title", "title_code"},
+    "topic": {"title", "tags", "title_code", "tag_code", "both"},
+    "route": {"title", "tags", "text_body", "title_code", "tag_code", "both", "all"},
+    "tags": set(),
+}
+VISIBLE_PARENTS = {
+    "urgency": {"title_code"},
+    "topic": {"both"},
+    "route": {"all"},
+    "tags": set(),
+}
+VISIBLE_INPUTS = {"title", "tags", "text_body"}
+
+
+def check_upstream_layers(found: dict) -> None:
+    """Exercise 2.1, on ``branching_model()``: ``found`` maps each layer name of
+    ``VISIBLE_UPSTREAM`` to what ``upstream_layers(model, name)`` returned."""
+    if not isinstance(found, dict) or sorted(found) != sorted(VISIBLE_UPSTREAM):
+        fail("这个检查只认识本格的可见数据 found：不要改动它。")
+    for name, want in VISIBLE_UPSTREAM.items():
+        got = found[name]
+        if got is None:
+            fail("upstream_layers 返回了 None：是否忘了 return？")
+        if isinstance(got, (str, dict)) or not isinstance(got, (set, frozenset, list, tuple)):
+            fail(f"upstream_layers 应返回层名的集合 (set)，实际是 {type(got).__name__}。")
+        if not all(isinstance(n, str) for n in got):
+            fail("集合里放层的名字 (layer.name)，不要放层对象或张量。")
+        got = set(got)
+        if got == want:
+            continue
+        where = f"upstream_layers(model, '{name}')"
+        if name in got:
+            fail(f"{where} 包含了 '{name}' 自己：只要它上游的层。")
+        missing, extra = want - got, got - want
+        if missing and missing <= VISIBLE_INPUTS and not extra:
+            fail(f"{where} 缺少输入层 {sorted(missing)}：输入层 (InputLayer) 也算上游的层。")
+        if got == VISIBLE_PARENTS[name]:
+            fail(
+                f"{where} 只找到了直接接在它前面的层 {sorted(got)}：还要沿着这些层的 "
+                "layer.input 继续往回找，一直找到输入层。"
+            )
+        if extra:
+            fail(
+                f"{where} 多出了 {sorted(extra)}：它们并不为 '{name}' 提供数据。"
+                "（用 keras.Model(model.inputs, ...) 建子模型时，没用到的输入层也会留在 "
+                "layers 里，所以不能这样找。）"
+            )
+        fail(f"{where} 缺少 {sorted(missing)}：每一层的每个输入张量都要往回找。")
+    passed("每一层的上游层都找对了")
+
+
+# --- 2.2 the weighted total loss of a multi-output model -------------------------------------
+
+
+#: The grade cell's visible case (``toy_functional_model({"title": 6, "tags": 3}, {"priority": 1,
+#: "department": 3})`` with ``fill_weights(toy, 22)``, ``toy_data_for(toy, 6, 22)``, the MSE and
+#: a from-logits cross-entropy, ``loss_weights={"department": 0.5}``): the weighted total, and
+#: what the named mistakes give instead (computed once, offline).
+VISIBLE_TOTAL_LOSS = {
+    "good": 1.452808,
+    "unweighted": 2.338993,
+    "missing_weight_zero": 0.886185,
+    "sum_over_batch": 8.71685,
 }
 
 
-def check_layer_output_shapes(result) -> None:
-    """Exercise 2.1, on the grade cell's visible model (``VISIBLE_LAYER_SHAPES``)."""
-    if result is None:
-        fail("函数返回了 None：是否忘了 return？")
-    if not isinstance(result, dict):
-        fail(f"应返回 dict（层名 -> 形状），实际是 {type(result).__name__}。")
-    expected = VISIBLE_LAYER_SHAPES
-    missing = [n for n in expected if n not in result]
-    extra = [n for n in result if n not in expected]
-    if missing:
-        fail(f"缺少这些层：{missing}。model.layers 也包含输入层 (InputLayer)。")
-    if extra:
-        fail(f"多出了不属于 model.layers 的键：{extra}：键要用 layer.name。")
-    for name, want in expected.items():
-        got = result[name]
-        try:
-            got = tuple(None if d is None else int(d) for d in got)
-        except TypeError:
-            fail(f"层 '{name}' 的形状应是 tuple，实际是 {type(result[name]).__name__}。")
-        if got != want:
-            hint = "要包含批次维 None。" if got == want[1:] else "用 layer.output.shape。"
-            fail(f"层 '{name}' 的输出形状应为 {want}，实际是 {got}：{hint}")
-    passed("每一层的输出形状都正确")
-
-
-#: The grade cell's visible model, ``toy_functional_model({"tags": 5, "title": 12, "text_body":
-#: 12}, {"department": 3, "priority": 1})``: the order of its inputs and of its outputs.
-VISIBLE_INPUT_ORDER = ["tags", "title", "text_body"]
-VISIBLE_OUTPUT_ORDER = ["department", "priority"]
-
-
-def check_data_in_model_order(result, inputs: dict, targets: dict) -> None:
-    """Exercise 2.2, on the grade cell's visible model and data (``toy_data_for`` of it):
-    ``(x_list, y_list)`` ordered like its ``model.inputs`` and ``model.output_names``."""
-    if result is None:
-        fail("函数返回了 None：是否忘了 return？")
-    if not isinstance(result, (tuple, list)) or len(result) != 2:
-        fail("应返回两个列表组成的元组 (x_list, y_list)。")
-    x_list, y_list = result
-    if isinstance(x_list, dict) or isinstance(y_list, dict):
-        fail("要返回列表 (list)，不是字典：按模型的顺序把数组放进列表。")
-    if sorted(inputs) != sorted(VISIBLE_INPUT_ORDER) or sorted(targets) != sorted(
-        VISIBLE_OUTPUT_ORDER
-    ):
-        fail("这个检查只认识本格的可见数据 toy_x、toy_y：不要改动它们。")
-    for kind, got, names, data, source in (
-        ("x_list", x_list, VISIBLE_INPUT_ORDER, inputs, "model.inputs"),
-        ("y_list", y_list, VISIBLE_OUTPUT_ORDER, targets, "model.output_names"),
-    ):
-        if not isinstance(got, (list, tuple)):
-            fail(f"{kind} 应是 list，实际是 {type(got).__name__}。")
-        if len(got) != len(names):
-            fail(f"{kind} 应有 {len(names)} 项（与 {source} 一样多），实际有 {len(got)} 项。")
-        for i, (item, name) in enumerate(zip(got, names, strict=True)):
-            if not _same(item, data[name]):
-                actual = _which(item, data)
-                seen = f"'{actual}' 的数据" if actual else "不认识的数组"
-                fail(
-                    f"{kind} 的第 {i} 项应是 '{name}' 的数据，实际是 {seen}：顺序要跟 {source} 一致，而不是字典里的顺序。"
-                )
-    passed("列表的顺序与模型的输入、输出顺序一致")
+def check_weighted_total_loss(total) -> None:
+    """Exercise 2.2, on the grade cell's visible case (``VISIBLE_TOTAL_LOSS``)."""
+    if total is None:
+        fail("weighted_total_loss 返回了 None：是否忘了 return？")
+    if isinstance(total, bool) or type(total) is not float:
+        fail(f"应返回 Python float，实际是 {type(total).__name__}：用 float(...) 转换。")
+    stored = VISIBLE_TOTAL_LOSS
+    if np.isclose(total, stored["good"], rtol=1e-4, atol=1e-6):
+        passed("加权总损失与 evaluate 报告的 loss 一致")
+        return
+    if np.isclose(total, stored["unweighted"], rtol=1e-4, atol=1e-6):
+        fail("各输出的损失直接加起来了：还要乘以 loss_weights 里的权重。")
+    if np.isclose(total, stored["missing_weight_zero"], rtol=1e-4, atol=1e-6):
+        fail("没有出现在 loss_weights 里的输出被漏掉了：它们的权重是 1.0，不是 0。")
+    if np.isclose(total, stored["sum_over_batch"], rtol=1e-4, atol=1e-6):
+        fail("损失在批次上求了和：每个输出的损失要取整个批次的平均值。")
+    fail(
+        f"总损失应为 {stored['good']:.5f}，实际是 {total:.5f}：model(inputs) 按 "
+        "model.output_names 的顺序返回预测，要按名字和 targets、losses 对上。"
+    )
 
 
 # --- 2.3 losses inferred from the targets ---------------------------------------------------
@@ -309,19 +332,20 @@ def check_losses_for_targets(losses, targets: dict, seed: int = 0) -> None:
     passed("每个目标的损失都与它的格式相符")
 
 
-# --- 2.4 a frozen base and a new head on a named layer ---------------------------------------
+# --- 2.4 a frozen base and a new head on two (or more) concatenated layers ------------------
 
 
-def check_frozen_head(
+def check_concat_head(
     new_model,
     base_model,
-    layer_name: str,
+    layer_names: list,
     output_name: str,
     num_classes: int,
     seed: int = 0,
 ) -> None:
-    """Exercise 2.4: one softmax head on ``layer_name``'s output, every base layer frozen."""
-    _require_model(new_model, "add_frozen_head 的返回值")
+    """Exercise 2.4: one softmax head on the concatenated outputs of ``layer_names`` (in that
+    order), every base layer frozen and reused."""
+    _require_model(new_model, "add_concat_head 的返回值")
     if new_model is base_model:
         fail("应返回一个新的 keras.Model，而不是原来的模型。")
     if _input_names(new_model) != _input_names(base_model):
@@ -344,19 +368,29 @@ def check_frozen_head(
     head = graph.get(output_name, {})
     if head.get("class") != "Dense":
         fail(f"'{output_name}' 应是一个 Dense 层，实际是 {head.get('class')}。")
-    if head["calls"] != [[layer_name]]:
-        got = head["calls"][0] if head["calls"] else []
+    sources = head["calls"][0] if head["calls"] else []
+    joined = graph.get(sources[0], {}) if len(sources) == 1 else {}
+    if joined.get("class") != "Concatenate":
         fail(
-            f"新输出头应接在 '{layer_name}' 层的输出上，实际接在 {got} 上：用 model.get_layer(layer_name).output。"
+            f"新输出头应接在把 {list(layer_names)} 的输出拼接 (concatenate) 起来的张量上，"
+            f"实际接在 {sources} 上。"
+        )
+    got = joined["calls"][0] if joined["calls"] else []
+    if sorted(got) == sorted(layer_names) and got != list(layer_names):
+        fail(f"拼接的顺序应是 {list(layer_names)}，实际是 {got}：按 layer_names 的顺序拼接。")
+    if got != list(layer_names):
+        fail(
+            f"拼接的应是 {list(layer_names)} 这些层的输出，实际是 {got}：用 model.get_layer(名字).output 取出每一层的输出。"
         )
     if head["activation"] != "softmax":
         fail(
             f"'{output_name}' 是多分类输出，要用 activation='softmax'，实际是 {head['activation']!r}。"
         )
-    if new_model.get_layer(layer_name) is not base_model.get_layer(layer_name):
-        fail(
-            f"新模型里的 '{layer_name}' 不是原模型的那一层：要复用原来的层，不要重新创建或 clone_model。"
-        )
+    for name in layer_names:
+        if new_model.get_layer(name) is not base_model.get_layer(name):
+            fail(
+                f"新模型里的 '{name}' 不是原模型的那一层：要复用原来的层，不要重新创建或 clone_model。"
+            )
     head_layer = new_model.get_layer(output_name)
     head_ids = {id(w) for w in head_layer.weights}
     base_ids = {id(w) for w in base_model.weights}
@@ -373,19 +407,24 @@ def check_frozen_head(
         left = [w.path for w in base_model.trainable_weights]
         fail(f"原模型还有可训练的权重 {left}：要冻结 model 的每一层（layer.trainable = False）。")
 
-    xs = _random_inputs(base_model, n=8, seed=seed)
     import keras
 
-    feature_model = keras.Model(base_model.inputs, base_model.get_layer(layer_name).output)
-    h = to_numpy(feature_model(xs, training=False)).astype("float64")
+    xs = _random_inputs(base_model, n=8, seed=seed)
+    parts = [
+        to_numpy(
+            keras.Model(base_model.inputs, base_model.get_layer(n).output)(xs, training=False)
+        ).astype("float64")
+        for n in layer_names
+    ]
+    h = np.concatenate(parts, axis=-1)
     kernel, bias = (np.asarray(w, dtype="float64") for w in head_layer.get_weights())
     logits = h @ kernel + bias
     want = np.exp(logits - logits.max(axis=1, keepdims=True))
     want /= want.sum(axis=1, keepdims=True)
     got = _predict(new_model, xs)[0]
     if got.shape != want.shape or not np.allclose(got, want, atol=1e-5):
-        fail(f"'{output_name}' 的输出与 softmax('{layer_name}' 的输出 · kernel + bias) 不符。")
-    passed(f"新输出头接在 '{layer_name}' 上，原模型的层全部冻结并被复用")
+        fail(f"'{output_name}' 的输出与 softmax(拼接后的特征 · kernel + bias) 不符。")
+    passed(f"新输出头接在 {list(layer_names)} 拼接后的特征上，原模型的层全部冻结并被复用")
 
 
 # --- 2.5 a residual block -------------------------------------------------------------------
