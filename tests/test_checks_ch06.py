@@ -8,63 +8,70 @@ import tensorflow as tf
 from course_utils import checks
 from course_utils.checks import CheckFailed
 
-# ---------------------------------------------------------------- 6.1 evaluate_loop
+# ---------------------------------------------------------------- 6.1 selective_accuracy
 
 
-def evaluate_good(model, dataset, metric):
-    metric.reset_state()
-    for x, y in dataset:
-        metric.update_state(y, model(x, training=False))
-    return float(metric.result())
+def make_selective(mode="right", training=False):
+    """A selective_accuracy answer; ``mode`` names the mistake it makes."""
+    import keras
+
+    state = {}
+
+    def selective_accuracy(model, dataset, threshold):
+        if mode == "stale" and state:
+            coverage, accuracy = state["metrics"]
+        else:
+            coverage = keras.metrics.Mean()
+            accuracy = keras.metrics.SparseCategoricalAccuracy()
+            state["metrics"] = (coverage, accuracy)
+        per_batch = []
+        for x, y in dataset:
+            logits = model(x, training=training)
+            probs = logits if mode == "logits" else tf.nn.softmax(logits)
+            keep = tf.cast(tf.reduce_max(probs, axis=-1) >= threshold, "float32")
+            if mode == "all_samples":
+                keep_acc = tf.ones_like(keep)
+            else:
+                keep_acc = keep
+            if mode == "batch_mean":
+                coverage.reset_state()
+                accuracy.reset_state()
+            coverage.update_state(keep)
+            accuracy.update_state(y, probs, sample_weight=keep_acc)
+            per_batch.append((float(coverage.result()), float(accuracy.result())))
+        if mode == "batch_mean":
+            return tuple(float(v) for v in np.mean(per_batch, axis=0))
+        if mode == "tensor":
+            return coverage.result(), accuracy.result()
+        if mode == "one":
+            return float(accuracy.result())
+        return float(coverage.result()), float(accuracy.result())
+
+    return selective_accuracy
 
 
-def evaluate_no_reset(model, dataset, metric):
-    for x, y in dataset:
-        metric.update_state(y, model(x, training=False))
-    return float(metric.result())
-
-
-def evaluate_batch_mean(model, dataset, metric):
-    values = []
-    for x, y in dataset:
-        metric.reset_state()
-        metric.update_state(y, model(x, training=False))
-        values.append(float(metric.result()))
-    return float(np.mean(values))
-
-
-def evaluate_training_true(model, dataset, metric):
-    metric.reset_state()
-    for x, y in dataset:
-        metric.update_state(y, model(x, training=True))
-    return float(metric.result())
-
-
-def evaluate_tensor(model, dataset, metric):
-    metric.reset_state()
-    for x, y in dataset:
-        metric.update_state(y, model(x, training=False))
-    return metric.result()
-
-
-def test_evaluate_loop_accepts_a_correct_answer():
-    """Does a loop that resets, uses training=False and returns a float pass?"""
-    forgery.passes(checks.check_evaluate_loop, evaluate_fn=evaluate_good)
+def test_selective_accuracy_accepts_a_correct_answer():
+    """Do softmax confidences, 0/1 sample weights and two floats pass?"""
+    forgery.passes(checks.check_selective_accuracy, accuracy_fn=make_selective())
 
 
 @pytest.mark.parametrize(
     "fn, message",
     [
-        (evaluate_no_reset, "reset_state"),
-        (evaluate_batch_mean, "每批结果的平均"),
-        (evaluate_training_true, "training=False"),
-        (evaluate_tensor, "Python float"),
+        (make_selective(training=True), "training=False"),
+        (make_selective("batch_mean"), "各批的覆盖率和准确率再求平均"),
+        (make_selective("logits"), "softmax"),
+        (make_selective("all_samples"), "全部样本上的准确率"),
+        (make_selective("stale"), "上一次调用"),
+        (make_selective("tensor"), "Python float"),
+        (make_selective("one"), "两个数"),
     ],
 )
-def test_evaluate_loop_names_each_mistake(fn, message):
-    """Are a missing reset, averaged batch results, training=True and a tensor result named?"""
+def test_selective_accuracy_names_each_mistake(fn, message):
+    """Are training=True, per-batch means, thresholded logits, accuracy over every sample,
+    state kept across calls, tensors and a single number each named?"""
     with pytest.raises(CheckFailed, match=message):
-        checks.check_evaluate_loop(evaluate_fn=fn)
+        checks.check_selective_accuracy(accuracy_fn=fn)
 
 
 # ---------------------------------------------------------------- 6.2 train_subset_step
@@ -143,7 +150,75 @@ def test_subset_step_names_each_mistake(fn, message):
         checks.check_subset_step(step_fn=fn)
 
 
-# ---------------------------------------------------------------- 6.3 make_lr_train_step
+# ---------------------------------------------------------------- 6.3 fixed_fit
+
+
+def make_fixed_fit(mode="right"):
+    """A fixed_fit answer; ``mode`` names the bug of buggy_fit it keeps."""
+    import keras
+
+    def fixed_fit(net, loss_fn, optimizer, dataset, epochs):
+        target = model if mode == "global_model" else net  # noqa: F821 (no global model here)
+        tracker = keras.metrics.Mean()
+        history = []
+        for _ in range(epochs):
+            if mode != "no_reset":
+                tracker.reset_state()
+            for x, y in dataset:
+                with tf.GradientTape() as tape:
+                    logits = target(x) if mode == "no_training" else target(x, training=True)
+                    loss = loss_fn(y, logits)
+                    if mode not in ("no_losses", "outside_tape"):
+                        loss = loss + sum(target.losses)
+                grads = tape.gradient(loss, target.trainable_weights)
+                optimizer.apply(grads, target.trainable_weights)
+                if mode == "outside_tape":
+                    loss = loss + sum(target.losses)
+                tracker.update_state(loss)
+            history.append(float(tracker.result()))
+        return history
+
+    return fixed_fit
+
+
+def test_fixed_fit_accepts_a_correct_answer():
+    """Does a loop on net, in training mode, with net.losses and a per-epoch reset pass?"""
+    forgery.passes(checks.check_fixed_fit, fit_fn=make_fixed_fit())
+
+
+@pytest.mark.parametrize(
+    "fn, message",
+    [
+        (make_fixed_fit("global_model"), "全局的 model"),
+        (make_fixed_fit("no_training"), "training=True"),
+        (make_fixed_fit("no_losses"), "net.losses 被丢掉了"),
+        (make_fixed_fit("outside_tape"), "with tf.GradientTape"),
+        (make_fixed_fit("no_reset"), "reset_state"),
+    ],
+)
+def test_fixed_fit_names_each_bug(fn, message):
+    """Are the global model, a missing training=True, dropped or untaped net.losses and a
+    tracker never reset each named?"""
+    with pytest.raises(CheckFailed, match=message):
+        checks.check_fixed_fit(fit_fn=fn)
+
+
+def test_fixed_fit_names_the_global_model_when_it_exists():
+    """In the notebook a global ``model`` with the same input shape exists: is training it
+    (and leaving net untouched) named, not just a NameError?"""
+    import keras
+
+    global model
+    model = keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Flatten()])
+    model.add(keras.layers.Dense(10))
+    try:
+        with pytest.raises(CheckFailed, match="一点没变"):
+            checks.check_fixed_fit(fit_fn=make_fixed_fit("global_model"))
+    finally:
+        del model
+
+
+# ---------------------------------------------------------------- 6.4 make_lr_train_step
 
 
 def lr_step_good(model, loss_fn, optimizer):
@@ -261,7 +336,7 @@ def test_lr_step_rejects_a_missing_return():
         checks.check_lr_train_step(make_step_fn=lambda model, loss_fn, optimizer: None)
 
 
-# ---------------------------------------------------------------- 6.4 fit_accumulated
+# ---------------------------------------------------------------- 6.5 fit_accumulated
 
 
 def make_fit(mode="correct", training=True):
@@ -332,14 +407,39 @@ def test_accumulated_fit_rejects_no_optimizer():
 # ---------------------------------------------------------------- forgeries
 
 HARDCODED = {
-    # Resets only for the visible 5-feature model; the hidden test pre-fills a metric.
-    "ch06_evaluate_loop_test": """
-def evaluate_loop(model, dataset, metric):
-    if model.input_shape[-1] == 5:
-        metric.reset_state()
+    # Right for the visible case's threshold (0.6), otherwise averages the batches' results.
+    "ch06_selective_accuracy_test": """
+def selective_accuracy(model, dataset, threshold):
+    coverage, accuracy = keras.metrics.Mean(), keras.metrics.SparseCategoricalAccuracy()
+    results = []
     for x, y in dataset:
-        metric.update_state(y, model(x, training=False))
-    return float(metric.result())
+        if threshold != 0.6:
+            coverage.reset_state()
+            accuracy.reset_state()
+        probs = tf.nn.softmax(model(x, training=False))
+        keep = tf.cast(tf.reduce_max(probs, axis=-1) >= threshold, "float32")
+        coverage.update_state(keep)
+        accuracy.update_state(y, probs, sample_weight=keep)
+        results.append((float(coverage.result()), float(accuracy.result())))
+    if threshold == 0.6:
+        return results[-1]
+    return tuple(sum(r[i] for r in results) / len(results) for i in range(2))
+""",
+    # Right for the visible 28x28 case, otherwise drops net.losses.
+    "ch06_fixed_fit_test": """
+def fixed_fit(net, loss_fn, optimizer, dataset, epochs):
+    tracker, history = keras.metrics.Mean(), []
+    for _ in range(epochs):
+        tracker.reset_state()
+        for x, y in dataset:
+            with tf.GradientTape() as tape:
+                loss = loss_fn(y, net(x, training=True))
+                if net.input_shape[1:] == (28, 28):
+                    loss = loss + sum(net.losses)
+            optimizer.apply(tape.gradient(loss, net.trainable_weights), net.trainable_weights)
+            tracker.update_state(loss)
+        history.append(float(tracker.result()))
+    return history
 """,
     # Correct for the visible 4-feature model, otherwise updates every trainable weight.
     "ch06_train_subset_step_test": """

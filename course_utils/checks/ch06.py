@@ -3,7 +3,8 @@
 Each check runs the student's function on FIXED inputs it builds itself (seeded models, batches
 and optimizers), compares what comes back with values stored here (computed once, offline),
 and raises :class:`~course_utils.checks.CheckFailed` with a Chinese message naming the likely
-mistake: a metric never reset, ``training`` left at the wrong value, ``model.trainable_weights``
+mistake: per-batch results averaged, ``training`` left at the wrong value, the global ``model``
+trained instead of the one passed in, ``model.losses`` dropped, ``model.trainable_weights``
 updated instead of the chosen layers, retracing on Python floats, gradients summed instead of
 averaged, ... The stored values cover only these fixed inputs; nothing here trains a model or
 computes an exercise's result for other inputs (the grader's hidden tests use other inputs).
@@ -16,10 +17,11 @@ import numpy as np
 from course_utils.checks._core import all_close, fail, passed, to_numpy
 
 __all__ = [
-    "check_evaluate_loop",
+    "check_selective_accuracy",
     "check_subset_step",
     "check_lr_train_step",
     "check_accumulated_fit",
+    "check_fixed_fit",
 ]
 
 
@@ -75,58 +77,88 @@ def _recorder_layer():
 
 # ---------------------------------------------------------------- exercise 6.1
 
+#: The fixed case of check_selective_accuracy: 14 samples in batches of 4 (the last smaller),
+#: and the confidence threshold.
+SELECTIVE_SAMPLES, SELECTIVE_BATCH, SELECTIVE_THRESHOLD = 14, 4, 0.6
 
-def _evaluate_case():
-    """The fixed inputs of check_evaluate_loop: a seeded MLP with Dropout, 11 samples in batches
-    of 4 (the last batch is smaller)."""
+
+def _selective_case():
+    """The fixed inputs of check_selective_accuracy: Dense(6, relu) - call recorder -
+    Dropout(0.5) - Dense(3) (logits) with seeded weights, and seeded (x, y)."""
     import keras
     import tensorflow as tf
 
-    rng = np.random.default_rng(62)
+    rng = np.random.default_rng(61)
+    recorder = _recorder_layer()
     model = keras.Sequential(
         [
             keras.Input(shape=(5,)),
-            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dense(6, activation="relu"),
+            recorder,
             keras.layers.Dropout(0.5),
             keras.layers.Dense(3),
         ]
     )
     model.set_weights([rng.normal(size=w.shape).astype("float32") for w in model.get_weights()])
-    x = rng.normal(size=(11, 5)).astype("float32")
-    y = rng.integers(0, 3, size=11)
-    return model, tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
+    recorder.reset()
+    x = rng.normal(size=(SELECTIVE_SAMPLES, 5)).astype("float32")
+    y = rng.integers(0, 3, size=SELECTIVE_SAMPLES).astype("int32")
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(SELECTIVE_BATCH)
+    return model, recorder, dataset
 
 
-#: Accuracy of the fixed case: right, with the state of one earlier call on the first batch
-#: left in, and as the plain mean of the three per-batch accuracies (stored, computed offline).
-EVALUATE_STORED = {"right": 0.2727273, "no_reset": 0.3333333, "batch_mean": 0.25}
+#: (coverage, accuracy) of the fixed case: right; with each batch's coverage and accuracy
+#: averaged over the batches (batch_mean); with the threshold compared to the logits instead
+#: of the softmax probabilities (logits); the plain accuracy over every sample (all_samples);
+#: and with the state of an earlier call on the first batch left in (stale). Computed once,
+#: offline.
+SELECTIVE_STORED = {
+    "right": (0.6428571, 0.3333333),
+    "batch_mean": (0.625, 0.25),
+    "logits": (0.7142857, 0.2),
+    "all_samples": 0.2142857,
+    "stale": (0.6666667, 0.4166667),
+}
 
 
-def check_evaluate_loop(evaluate_fn) -> None:
-    """Exercise 6.1: reset first, ``training=False``, one metric over the whole dataset, a float."""
-    import keras
-
-    model, dataset = _evaluate_case()
-    metric = keras.metrics.SparseCategoricalAccuracy()
-    want = EVALUATE_STORED
-    evaluate_fn(model, dataset.take(1), metric)  # leaves state behind in the metric
-    first = _python_float(evaluate_fn(model, dataset, metric), "evaluate_loop 的返回值")
-    if not _close(first, want["right"], 1e-5):
-        if _close(first, want["no_reset"], 1e-5):
-            fail("结果里混入了上一次调用留下的数据：是否忘了在开始时调用 metric.reset_state()？")
-        if _close(first, want["batch_mean"], 1e-5):
-            fail(
-                "结果等于“每批结果的平均”：最后一批较小时这不等于整份数据的指标。"
-                "对每批调用 update_state，最后只调用一次 result()，不要再按批平均"
-            )
+def check_selective_accuracy(accuracy_fn) -> None:
+    """Exercise 6.1: inference mode, softmax confidence against the threshold, coverage and
+    accuracy over the whole dataset (not per-batch means), two Python floats, no state kept
+    from an earlier call."""
+    model, recorder, dataset = _selective_case()
+    want = SELECTIVE_STORED
+    accuracy_fn(model, dataset.take(1), SELECTIVE_THRESHOLD)  # an earlier call on one batch
+    result = accuracy_fn(model, dataset, SELECTIVE_THRESHOLD)
+    if recorder.last_flag is True or recorder.graph_flag is True:
+        fail("前向计算收到 training=True：评估时 Dropout 不能起作用，应写 model(x, training=False)")
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        fail(f"应返回两个数 (coverage, accuracy)，实际是 {type(result).__name__}")
+    got = (_python_float(result[0], "coverage"), _python_float(result[1], "accuracy"))
+    if _close(got, want["right"], 1e-5):
+        passed()
+        return
+    if _close(got, want["stale"], 1e-5):
         fail(
-            f"结果应为 {want['right']:.4f}，实际是 {first:.4f}：是否忘了 model(x, training=False)"
-            "（Dropout 仍在随机丢弃）？或者没有用传入的 metric？"
+            "结果里混入了上一次调用的数据：指标对象要在函数里新建（或开始前 reset_state()），"
+            "不能带着上一次调用的状态"
         )
-    second = _python_float(evaluate_fn(model, dataset, metric), "第二次调用的返回值")
-    if not _close(second, first, 1e-6):
-        fail("连续调用两次结果不同：检查 metric.reset_state() 和 training=False")
-    passed()
+    if _close(got, want["batch_mean"], 1e-5):
+        fail(
+            "结果等于“各批的覆盖率和准确率再求平均”：各批留下的样本数不同，这不等于整份数据上的"
+            "比例。用指标对象逐批 update_state，最后只读一次 result()"
+        )
+    if _close(got, want["logits"], 1e-5):
+        fail("阈值比较的是 logits：模型输出 logits，先用 softmax 换成概率，再取每个样本的最大概率")
+    if _close(got[1], want["all_samples"], 1e-5):
+        fail(
+            "accuracy 等于全部样本上的准确率：只统计置信度 ≥ threshold 的样本，"
+            "例如把 update_state 的 sample_weight 设为这批样本是否留下 (0/1)"
+        )
+    fail(
+        f"(coverage, accuracy) 应为 {np.round(want['right'], 4).tolist()}，"
+        f"实际是 {np.round(got, 4).tolist()}：coverage 是置信度 ≥ threshold 的样本占全部样本的"
+        "比例，accuracy 是这些样本里预测正确的比例"
+    )
 
 
 # ---------------------------------------------------------------- exercise 6.2
@@ -208,7 +240,7 @@ def check_subset_step(step_fn) -> None:
         if _close(loss, want["loss_inference"], 1e-5):
             fail("返回的损失是推理模式下的值：前向计算应写 model(x, training=True)")
         if _close(loss, want["loss_after"], 1e-5):
-            fail("返回的是更新之后的损失：应返回在磁带里算出的、更新前的那个损失")
+            fail("返回的是更新之后的损失：应返回在梯度带里算出的、更新前的那个损失")
         fail(
             f"返回的损失应为 {want['loss']:.5f}，实际是 {loss:.5f}：检查损失函数的参数顺序 (y, y_pred)"
         )
@@ -225,6 +257,106 @@ def check_subset_step(step_fn) -> None:
 
 
 # ---------------------------------------------------------------- exercise 6.3
+
+#: The fixed case of check_fixed_fit: 10 images in batches of 4, 3 epochs, SGD(FIX_LR), and a
+#: Dense(10) whose kernel has an L2 penalty FIX_L2 (so ``net.losses`` is not empty).
+FIX_SAMPLES, FIX_BATCH, FIX_EPOCHS, FIX_LR, FIX_L2 = 10, 4, 3, 0.02, 0.01
+
+
+def _fix_case():
+    """The fixed inputs of check_fixed_fit: Flatten - call recorder - Dense(10, L2 kernel
+    penalty) on 28x28 inputs (the shape of the chapter's ``model``, so a function that still
+    trains the global ``model`` runs and leaves ``net`` untouched), seeded weights and data."""
+    import keras
+    import tensorflow as tf
+
+    rng = np.random.default_rng(63)
+    recorder = _recorder_layer()
+    dense = keras.layers.Dense(10, kernel_regularizer=keras.regularizers.L2(FIX_L2))
+    net = keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Flatten(), recorder, dense])
+    dense.set_weights(
+        [rng.normal(scale=0.05, size=(784, 10)).astype("float32"), np.zeros(10, "float32")]
+    )
+    recorder.reset()
+    x = rng.uniform(size=(FIX_SAMPLES, 28, 28)).astype("float32")
+    y = rng.integers(0, 10, size=FIX_SAMPLES).astype("int32")
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(FIX_BATCH)
+    return net, recorder, dense, dataset
+
+
+def _summary(dense) -> list[float]:
+    """What the check compares of the trained Dense: kernel sum, kernel and bias L2 norms."""
+    kernel, bias = np.asarray(dense.kernel, "float64"), np.asarray(dense.bias, "float64")
+    return [float(kernel.sum()), float(np.sqrt((kernel**2).sum())), float(np.sqrt((bias**2).sum()))]
+
+
+#: The fixed case after a right fit: epoch losses and the Dense summary (``_summary``); the
+#: epoch losses of a loop that never resets its Mean (no_reset); of a loop that drops
+#: ``net.losses`` (no_losses, with its summary; a loop that adds them after the tape closed
+#: ends with the same weights, since the gradient misses them, but reports other losses).
+FIX_STORED = {
+    "history": [2.665387, 2.057716, 1.617802],
+    "summary": [-6.158908, 4.425294, 0.01927785],
+    "history_no_reset": [2.665387, 2.361552, 2.113635],
+    "history_no_losses": [2.470606, 1.862453, 1.421357],
+    "summary_no_losses": [-6.181125, 4.441114, 0.01927519],
+}
+
+
+def check_fixed_fit(fit_fn) -> None:
+    """Exercise 6.3: trains the model it is given, in training mode, with ``net.losses`` in
+    the loss inside the tape, and reports each epoch's own mean batch loss."""
+    import keras
+
+    net, recorder, dense, dataset = _fix_case()
+    want = FIX_STORED
+    before = _summary(dense)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    optimizer = keras.optimizers.SGD(learning_rate=FIX_LR)
+    try:
+        history = fit_fn(net, loss_fn, optimizer, dataset, FIX_EPOCHS)
+    except NameError as exc:
+        fail(f"运行时出现 NameError ({exc})：函数里是否还在用全局的 model，而不是参数 net？")
+    if np.allclose(_summary(dense), before):
+        fail(
+            "传入的 net 的权重一点没变：函数里是否还在对全局的 model 求梯度、更新？"
+            "前向计算、tape.gradient 和 optimizer.apply 都要用参数 net"
+        )
+    if recorder.last_flag is not True:
+        fail(
+            f"前向计算收到的 training={recorder.last_flag!r}：不写 training=True 时 Dropout 等层"
+            "按推理模式运行，应写 net(x, training=True)"
+        )
+    if not isinstance(history, (list, tuple)) or len(history) != FIX_EPOCHS:
+        fail(f"应返回每轮一个损失的列表（{FIX_EPOCHS} 轮 → {FIX_EPOCHS} 个数）")
+    losses = [_scalar(v, "每轮的损失") for v in history]
+    summary = _summary(dense)
+    if _close(summary, want["summary_no_losses"]):
+        if _close(losses, want["history_no_losses"]):
+            fail(
+                "net.losses 被丢掉了：这个模型的 Dense 有 L2 正则项，它在 net.losses 里，"
+                "fit() 会自动加上，手写循环要写 loss = loss_fn(y, logits) + sum(net.losses)"
+            )
+        fail(
+            "损失里加上了 net.losses，但权重的更新里没有它：要在 with tf.GradientTape() 块里面"
+            "加 sum(net.losses)，梯度带才会记录它"
+        )
+    if not _close(summary, want["summary"]):
+        fail(
+            "训练后的权重与预期不同：检查梯度是否对 net.trainable_weights 求、"
+            "optimizer.apply(grads, net.trainable_weights) 每批调用一次"
+        )
+    if not _close(losses, want["history"]):
+        if _close(losses, want["history_no_reset"]):
+            fail("第 2 轮起报告的损失混入了前几轮：每轮开始时调用 loss_tracker.reset_state()")
+        fail(
+            f"每轮的损失应为 {np.round(want['history'], 5).tolist()}，"
+            f"实际是 {np.round(losses, 5).tolist()}"
+        )
+    passed()
+
+
+# ---------------------------------------------------------------- exercise 6.4
 
 #: Batch sizes and learning rates of the fixed steps (Python floats, as the task says).
 LR_STEPS = [(8, 0.1), (8, 0.05), (5, 0.2), (3, 0.01), (6, 0.3)]
@@ -288,7 +420,7 @@ LR_STORED = {
 
 
 def check_lr_train_step(make_step_fn) -> None:
-    """Exercise 6.3: a compiled step that uses the given ``lr`` and traces at most twice."""
+    """Exercise 6.4: a compiled step that uses the given ``lr`` and traces at most twice."""
     model, recorder, loss_fn, optimizer, batches = _lr_case()
     want = LR_STORED
     step = make_step_fn(model, loss_fn, optimizer)
@@ -310,7 +442,7 @@ def check_lr_train_step(make_step_fn) -> None:
                 "在图里 optimizer.learning_rate.assign(lr)"
             )
         if not _close(got, want["losses"][i], 1e-5):
-            fail(f"第 {i + 1} 步返回的损失不对：应返回在磁带里算出的、更新前的损失")
+            fail(f"第 {i + 1} 步返回的损失不对：应返回在梯度带里算出的、更新前的损失")
         if i == 0 and not all(_close(a, e) for a, e in zip(after, want["first"])):
             fail("第 1 步之后的权重不对：检查 tape.gradient 和 optimizer.apply 的参数")
     if not all(_close(a, e) for a, e in zip([dense.kernel, dense.bias], want["last"])):
@@ -324,7 +456,7 @@ def check_lr_train_step(make_step_fn) -> None:
     passed()
 
 
-# ---------------------------------------------------------------- exercise 6.4
+# ---------------------------------------------------------------- exercise 6.5
 
 #: The fixed cases of check_accumulated_fit: (samples, batch size, accum_steps, epochs).
 ACCUMULATE_CASES = [(10, 4, 2, 2), (9, 2, 3, 1)]
@@ -378,7 +510,7 @@ ACCUMULATE_STORED = [
 
 
 def check_accumulated_fit(fit_fn) -> None:
-    """Exercise 6.4: averaged accumulated gradients, a flush at epoch end, sample-weighted loss."""
+    """Exercise 6.5: averaged accumulated gradients, a flush at epoch end, sample-weighted loss."""
     import keras
     import tensorflow as tf
 

@@ -5,23 +5,59 @@ for that exercise while the other exercises keep full marks. The hidden tests al
 whose gradient is replaced with ``tf.custom_gradient`` and a stateful optimizer (Adam, SGD with
 momentum), so a gradient derived by hand or an update written by hand gives wrong numbers; the
 answers below reach the right numbers with ``tf.gradients`` in a graph instead of a tape,
-toggle ``trainable``, skip ``tf.function`` or call the metric instead of ``update_state``.
+toggle ``trainable``, skip ``tf.function``, call the metrics instead of ``update_state``, count
+with NumPy, or concatenate every batch's predictions before one update.
 
 ``DELEGATIONS[answer grade_id]``: an answer that hands the work to what used to compute it in
-``course_utils`` (``checks.ch06._simulate_accumulation``, the NumPy reference of exercise 6.4,
+``course_utils`` (``checks.ch06._simulate_accumulation``, the NumPy reference of exercise 6.5 (then 6.4),
 which the old hidden test's linear model, MSE and plain SGD matched); it no longer exists.
 """
 
 ANSWERS = {
-    "ch06_evaluate_loop": [
+    "ch06_selective_accuracy": [
         (
-            "streams with metric.update_state: calls the metric object instead",
-            '''def evaluate_loop(model, dataset, metric):
-    """以推理模式在 dataset 上流式计算 metric，返回 Python float。"""
-    metric.reset_state()
+            "streams with metric.update_state: calls the metric objects instead",
+            '''def selective_accuracy(model, dataset, threshold):
+    """置信度 ≥ threshold 的样本占比和它们的准确率：返回 (coverage, accuracy) 两个 float。"""
+    coverage = keras.metrics.Mean()
+    accuracy = keras.metrics.SparseCategoricalAccuracy()
     for x, y in dataset:
-        metric(y, model(x, training=False))
-    return float(metric.result())
+        probs = tf.nn.softmax(model(x, training=False))
+        keep = tf.cast(tf.reduce_max(probs, axis=-1) >= threshold, "float32")
+        coverage(keep)
+        accuracy(y, probs, sample_weight=keep)
+    return float(coverage.result()), float(accuracy.result())
+''',
+        ),
+        (
+            "uses no NumPy: counts with NumPy (one update_state call kept for show)",
+            '''def selective_accuracy(model, dataset, threshold):
+    """置信度 ≥ threshold 的样本占比和它们的准确率：返回 (coverage, accuracy) 两个 float。"""
+    seen = keras.metrics.Mean()
+    kept = right = total = 0
+    for x, y in dataset:
+        probs = np.asarray(tf.nn.softmax(model(x, training=False)))
+        keep = probs.max(axis=-1) >= threshold
+        seen.update_state(keep.astype("float32"))
+        kept += int(keep.sum())
+        right += int((probs.argmax(axis=-1) == np.asarray(y))[keep].sum())
+        total += len(keep)
+    return kept / total, right / kept if kept else 0.0
+''',
+        ),
+        (
+            "does not concatenate the batches: collects every prediction with tf.concat",
+            '''def selective_accuracy(model, dataset, threshold):
+    """置信度 ≥ threshold 的样本占比和它们的准确率：返回 (coverage, accuracy) 两个 float。"""
+    batches = list(dataset)
+    y = tf.concat([b[1] for b in batches], axis=0)
+    probs = tf.concat([tf.nn.softmax(model(b[0], training=False)) for b in batches], axis=0)
+    keep = tf.cast(tf.reduce_max(probs, axis=-1) >= threshold, "float32")
+    coverage = keras.metrics.Mean()
+    accuracy = keras.metrics.SparseCategoricalAccuracy()
+    coverage.update_state(keep)
+    accuracy.update_state(y, probs, sample_weight=keep)
+    return float(coverage.result()), float(accuracy.result())
 ''',
         ),
     ],
@@ -57,6 +93,29 @@ ANSWERS = {
     for w in frozen:
         w.trainable = True
     return float(loss)
+''',
+        ),
+    ],
+    "ch06_fixed_fit": [
+        (
+            "uses tf.GradientTape: symbolic tf.gradients inside a tf.function instead",
+            '''@tf.function(reduce_retracing=True)
+def _loss_and_grads(net, loss_fn, x, y):
+    loss = loss_fn(y, net(x, training=True)) + sum(net.losses)
+    return loss, tf.gradients(loss, [v.value for v in net.trainable_weights])
+
+
+def fixed_fit(net, loss_fn, optimizer, dataset, epochs):
+    """修好的 buggy_fit：训练 net 共 epochs 轮，返回每轮的平均批损失。"""
+    history = []
+    for _ in range(epochs):
+        tracker = keras.metrics.Mean()
+        for x, y in dataset:
+            loss, grads = _loss_and_grads(net, loss_fn, x, y)
+            optimizer.apply(grads, net.trainable_weights)
+            tracker.update_state(loss)
+        history.append(float(tracker.result()))
+    return history
 ''',
         ),
     ],
