@@ -13,7 +13,7 @@ from course_utils.inspect import fill_weights, layer_table
 
 def mlp(
     input_shape=(28, 28),
-    hidden=64,
+    hidden=62,
     classes=10,
     hidden_act="relu",
     out_act="softmax",
@@ -61,14 +61,29 @@ def logits_model():
 
 
 def bn_model():
-    return keras.Sequential(
-        [keras.Input(shape=(6,)), layers.Dense(8), layers.BatchNormalization(), layers.Dense(3)]
+    """The visible model of exercise 1.4, its last layer frozen before the call."""
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(6,)),
+            layers.Dense(8, activation="relu"),
+            layers.BatchNormalization(),
+            layers.Dense(5, activation="relu"),
+            layers.Dropout(0.2),
+            layers.Dense(3),
+        ]
     )
+    model.layers[-1].trainable = False
+    return model
+
+
+def set_flags(model, flags):
+    for layer, flag in zip(model.layers, flags):
+        layer.trainable = flag
 
 
 def freeze(model):
-    for layer in model.layers[:-1]:
-        layer.trainable = False
+    """The right answer's flags for the visible case (k = 3)."""
+    set_flags(model, ch01.UNFREEZE_FLAGS)
 
 
 def classifier():
@@ -125,9 +140,15 @@ def test_mlp_wrong_layer_order():
     fails_with("层的顺序", check_mlp, model)
 
 
-def test_mlp_wrong_units():
-    """Is a wrong number of hidden units named?"""
-    fails_with("隐藏层的单元数", check_mlp, mlp(hidden=32))
+def test_mlp_narrower_than_the_budget_allows():
+    """Is a hidden layer narrower than the budget allows reported as not using the budget?"""
+    fails_with("还没有用满预算", check_mlp, mlp(hidden=61))
+
+
+def test_mlp_over_the_budget():
+    """Is one unit too many (a count without the biases gives 63) reported as over budget?"""
+    fails_with("超过了预算", check_mlp, mlp(hidden=63))
+    fails_with("超过了预算", check_mlp, mlp(hidden=64))
 
 
 def test_mlp_forgot_relu():
@@ -261,68 +282,79 @@ def counts(model):
     return trainable, frozen
 
 
-def test_freeze_correct_passes():
-    """Does freezing all but the last layer and counting parameters pass?"""
+def test_unfreeze_correct_passes():
+    """Do the top three layers with weights (BatchNormalization aside) trainable, and the
+    counts, pass?"""
     model = bn_model()
     freeze(model)
-    assert counts(model) == (27, 88)
-    forgery.passes(checks.check_freeze_except_last, model=model, result=counts(model))
+    assert counts(model) == ch01.UNFREEZE_COUNTS
+    forgery.passes(checks.check_unfreeze_top, model=model, result=counts(model))
 
 
-def test_freeze_used_weights():
+def test_unfreeze_used_weights():
     """Is counting model.weights as trainable reported?"""
     model = bn_model()
     freeze(model)
     total = int(sum(np.prod(w.shape) for w in model.weights))
     fails_with(
         "model.trainable_weights",
-        checks.check_freeze_except_last,
+        checks.check_unfreeze_top,
         model=model,
         result=(total, counts(model)[1]),
     )
 
 
-def test_freeze_not_frozen():
-    """Is a model whose first layers are still trainable reported?"""
+def test_unfreeze_bn_left_trainable():
+    """Is a BatchNormalization layer left trainable (or counted among the k) reported?"""
     model = bn_model()
-    fails_with(
-        "layer.trainable = False",
-        checks.check_freeze_except_last,
-        model=model,
-        result=counts(model),
-    )
+    set_flags(model, ch01.UNFREEZE_BN_COUNTED)
+    fails_with("BatchNormalization", checks.check_unfreeze_top, model=model, result=counts(model))
 
 
-def test_freeze_whole_model():
+def test_unfreeze_last_k_layers():
+    """Is model.layers[-k:] (the weightless Dropout counted) reported?"""
+    model = bn_model()
+    set_flags(model, ch01.UNFREEZE_LAST_K_LAYERS)
+    fails_with("没有权重", checks.check_unfreeze_top, model=model, result=counts(model))
+
+
+def test_unfreeze_previously_frozen_layer_kept_frozen():
+    """Is a top layer frozen before the call and left frozen reported?"""
+    model = bn_model()
+    set_flags(model, (True, False, True, False, False))
+    fails_with("设回 trainable = True", checks.check_unfreeze_top, model=model, result=counts(model))
+
+
+def test_unfreeze_whole_model():
     """Is model.trainable = False reported?"""
     model = bn_model()
+    freeze(model)
     model.trainable = False
-    model.layers[-1].trainable = True
-    fails_with("整个模型", checks.check_freeze_except_last, model=model, result=counts(model))
+    fails_with("整个模型", checks.check_unfreeze_top, model=model, result=(119, 32))
 
 
-def test_freeze_counted_tensors():
+def test_unfreeze_counted_tensors():
     """Is counting weight tensors instead of scalars reported?"""
     model = bn_model()
     freeze(model)
     result = (len(model.trainable_weights), len(model.non_trainable_weights))
-    fails_with("np.prod", checks.check_freeze_except_last, model=model, result=result)
+    fails_with("np.prod", checks.check_unfreeze_top, model=model, result=result)
 
 
-def test_freeze_swapped():
+def test_unfreeze_swapped():
     """Is the (non-trainable, trainable) order reported?"""
     model = bn_model()
     freeze(model)
-    fails_with("顺序反了", checks.check_freeze_except_last, model=model, result=counts(model)[::-1])
+    fails_with("顺序反了", checks.check_unfreeze_top, model=model, result=counts(model)[::-1])
 
 
-def test_freeze_float_counts():
+def test_unfreeze_float_counts():
     """Are float counts reported?"""
     model = bn_model()
     freeze(model)
     fails_with(
         "整数",
-        checks.check_freeze_except_last,
+        checks.check_unfreeze_top,
         model=model,
         result=tuple(float(n) for n in counts(model)),
     )
@@ -342,9 +374,9 @@ def test_per_class_correct_passes():
     [
         (None, "忘了 return"),
         # The overall accuracy, one number.
-        (np.float64(4 / 6), "总精度"),
+        (np.float64(4 / 6), "总准确率"),
         # The overall accuracy repeated for every class.
-        (np.array([4 / 6, 4 / 6, 4 / 6, np.nan]), "总精度"),
+        (np.array([4 / 6, 4 / 6, 4 / 6, np.nan]), "总准确率"),
         # Dividing the hits of each class by len(y) instead of by the class count.
         (np.array([1 / 6, 2 / 6, 1 / 6, 0.0]), "(y == c).sum()"),
         # Grouping by the predicted class: precision, not per-class accuracy.
@@ -393,13 +425,31 @@ def test_stored_probability_values_match_the_visible_case():
     assert np.allclose(e / e.sum(axis=1, keepdims=True), ch01.PROB_PROBS, atol=1e-6)
 
 
-def test_stored_freeze_counts_match_the_visible_case():
-    """Are the stored counts of exercise 1.4 those of the visible model, frozen?"""
+def test_stored_mlp_values_match_the_visible_budget():
+    """Is the stored width of exercise 1.1 the largest within the visible budget, with the
+    stored parameter count (counted here by building the models)?"""
+    from course_utils.inspect import count_params
+
+    assert count_params(mlp(hidden=ch01.MLP_HIDDEN_UNITS)) == ch01.MLP_PARAMS <= ch01.MLP_BUDGET
+    wider = count_params(mlp(hidden=ch01.MLP_HIDDEN_UNITS + 1))
+    assert wider == ch01.MLP_PARAMS + ch01.MLP_PARAMS_PER_UNIT > ch01.MLP_BUDGET
+
+
+def test_stored_unfreeze_values_match_the_visible_case():
+    """Are the stored flags and counts of exercise 1.4 those of the visible model (the top
+    three layers with weights chosen here, BatchNormalization aside)?"""
     model = bn_model()
-    assert sum(int(np.prod(w.shape)) for w in model.weights) == ch01.FREEZE_TOTAL
+    assert sum(int(np.prod(w.shape)) for w in model.weights) == ch01.UNFREEZE_TOTAL
+    weighted = [
+        layer
+        for layer in model.layers
+        if layer.weights and not isinstance(layer, layers.BatchNormalization)
+    ]
+    top = weighted[-ch01.UNFREEZE_K :]
+    assert tuple(any(layer is t for t in top) for layer in model.layers) == ch01.UNFREEZE_FLAGS
     freeze(model)
-    assert counts(model) == ch01.FREEZE_COUNTS
-    assert (len(model.trainable_weights), len(model.non_trainable_weights)) == ch01.FREEZE_TENSORS
+    assert counts(model) == ch01.UNFREEZE_COUNTS
+    assert (len(model.trainable_weights), len(model.non_trainable_weights)) == ch01.UNFREEZE_TENSORS
 
 
 def test_stored_per_class_values_match_the_visible_case():
@@ -494,8 +544,8 @@ def test_no_course_utils_callable_answers_an_exercise(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     leaks = []
     for qualname, fn in sorted(course_callables().items()):
-        result, _ = answers(fn, lambda: ((28, 28), 64, 10))
-        if is_model_like(result, ["Flatten", "Dense", "Dense"], 50890):
+        result, _ = answers(fn, lambda: ((28, 28), 10, 50060))
+        if is_model_like(result, ["Flatten", "Dense", "Dense"], ch01.MLP_PARAMS):
             leaks.append(f"{qualname} builds build_mlp's model")
         result, _ = answers(fn, lambda: (10,))
         if is_model_like(result, ["GlobalMaxPooling2D", "Dense"]):
@@ -513,14 +563,14 @@ def test_no_course_utils_callable_answers_an_exercise(tmp_path, monkeypatch):
                 and np.allclose(probs, ch01.PROB_PROBS, atol=1e-4)
             ):
                 leaks.append(f"{qualname} makes the probability model")
-        result, (model,) = answers(fn, lambda: (bn_model(),))
+        result, (model, _) = answers(fn, lambda: (bn_model(), ch01.UNFREEZE_K))
         try:
-            if tuple(int(n) for n in result) == ch01.FREEZE_COUNTS:
-                leaks.append(f"{qualname} returns freeze_except_last's counts")
+            if tuple(int(n) for n in result) == ch01.UNFREEZE_COUNTS:
+                leaks.append(f"{qualname} returns unfreeze_top's counts")
         except Exception:  # noqa: BLE001
             pass
-        if [layer.trainable for layer in model.layers] == [False, False, True]:
-            leaks.append(f"{qualname} freezes all layers but the last")
+        if tuple(layer.trainable for layer in model.layers) == ch01.UNFREEZE_FLAGS:
+            leaks.append(f"{qualname} unfreezes the top layers")
         result, _ = answers(fn, lambda: (classifier(), X3, Y3.copy(), 4))
         try:
             values = np.asarray(result, dtype="float64")
@@ -535,14 +585,14 @@ def test_no_course_utils_callable_answers_an_exercise(tmp_path, monkeypatch):
 # Forged answers against every grade cell ------------------------------------------------------
 
 HARDCODED = {
-    # Ignores the name argument: always the visible default "mlp".
+    # The visible width (62 units) hard-coded.
     "ch01_build_mlp_test": """
-def build_mlp(input_shape, hidden_units, num_classes, name="mlp"):
+def build_mlp(input_shape, num_classes, max_params, name="mlp"):
     return keras.Sequential(
         [
             keras.Input(shape=input_shape),
             keras.layers.Flatten(),
-            keras.layers.Dense(hidden_units, activation="relu"),
+            keras.layers.Dense(62, activation="relu"),
             keras.layers.Dense(num_classes, activation="softmax"),
         ],
         name="mlp",
@@ -569,12 +619,12 @@ def make_probability_model(logits_model):
         return keras.Sequential([logits_model, keras.layers.Softmax()])
     return keras.Sequential([logits_model])
 """,
-    # Freezes correctly, then returns the visible model's counts.
-    "ch01_freeze_except_last_test": """
-def freeze_except_last(model):
-    for layer in model.layers[:-1]:
-        layer.trainable = False
-    return 27, 88
+    # Sets the visible model's flags right, then returns its counts.
+    "ch01_unfreeze_top_test": """
+def unfreeze_top(model, k):
+    for layer in model.layers:
+        layer.trainable = bool(layer.weights) and type(layer).__name__ != "BatchNormalization"
+    return 119, 32
 """,
     # Right wherever every class occurs (the visible case), 0 instead of nan for absent ones.
     "ch01_per_class_accuracy_test": """

@@ -1,8 +1,9 @@
-"""Checks for chapter 01 exercises (Sequential models, Softmax, trainable weights, per-class accuracy).
+"""Checks for chapter 01 exercises (Sequential models, Softmax, trainable weights, per-class
+accuracy).
 
 Each check judges the visible case of its exercise (the fixed arguments the grade cell shows)
 against expected values stored here, raises :class:`~course_utils.checks.CheckFailed` with a
-short Chinese message naming the likely mistake, and returns ``True`` when everything matches.
+short Chinese message naming the likely mistake, and prints one ✅ line when everything matches.
 No function here builds an answer or computes one for other arguments: the hidden tests compute
 their own references (``notebooks/AUTHORING.md``).
 """
@@ -17,15 +18,20 @@ __all__ = [
     "check_mlp",
     "check_conv_classifier",
     "check_probability_model",
-    "check_freeze_except_last",
+    "check_unfreeze_top",
     "check_per_class_accuracy",
 ]
 
-# Exercise 1.1, visible case: build_mlp((28, 28), 64, 10).
+# Exercise 1.1, visible case: build_mlp((28, 28), 10, 50060): the widest hidden layer whose
+# model has at most 50060 parameters. Each hidden unit costs 784 + 1 + 10 = 795 parameters and
+# the output bias 10 more, so 62 units (49300); 63 units (50095) would exceed the budget, yet
+# counting without the hidden bias (794 per unit) or without any bias gives 63.
 MLP_INPUT_SHAPE = (28, 28)
-MLP_HIDDEN_UNITS = 64
 MLP_NUM_CLASSES = 10
-MLP_PARAMS = 50890  # 28*28*64 + 64 + 64*10 + 10
+MLP_BUDGET = 50060
+MLP_HIDDEN_UNITS = 62
+MLP_PARAMS = 49300  # 784*62 + 62 + 62*10 + 10
+MLP_PARAMS_PER_UNIT = 795
 MLP_NAME = "mlp"
 
 # Exercise 1.2, visible case: build_conv_classifier(10).
@@ -58,11 +64,18 @@ PROB_PROBS = np.array(
     ]
 )
 
-# Exercise 1.4, visible case: Sequential([Input((6,)), Dense(8), BatchNormalization(), Dense(3)])
-# with every layer but the last frozen.
-FREEZE_COUNTS = (27, 88)  # trainable: Dense(3) 8*3+3; frozen: Dense(8) 6*8+8, BN 4*8
-FREEZE_TOTAL = 115
-FREEZE_TENSORS = (2, 6)  # weight tensors (not scalars) on each side
+# Exercise 1.4, visible case: unfreeze_top(model, 3) on Sequential([Input((6,)), Dense(8, relu),
+# BatchNormalization(), Dense(5, relu), Dropout(0.2), Dense(3)]) whose last layer was frozen
+# before the call. The top three layers with weights, BatchNormalization aside, are the three
+# Dense layers (6*8+8 = 56, 8*5+5 = 45, 5*3+3 = 18 parameters); the BN layer (4*8 = 32) stays
+# frozen, the Dropout layer (no weights) too.
+UNFREEZE_K = 3
+UNFREEZE_FLAGS = (True, False, True, False, True)
+UNFREEZE_COUNTS = (119, 32)
+UNFREEZE_TOTAL = 151
+UNFREEZE_TENSORS = (6, 4)  # weight tensors (not scalars) on each side
+UNFREEZE_LAST_K_LAYERS = (False, False, True, True, True)  # model.layers[-3:], Dropout counted
+UNFREEZE_BN_COUNTED = (False, True, True, False, True)  # BatchNormalization taken as one of k
 
 # Exercise 1.5, visible case: the model predicts 0, 1, 2, 0, 1, 2; y = [0, 1, 2, 1, 1, 0];
 # num_classes = 4, so class 3 is absent from y.
@@ -120,8 +133,8 @@ def _check_softmax_dense(layer, num_classes: int) -> None:
 
 
 def check_mlp(model) -> None:
-    """Exercise 1.1, ``build_mlp((28, 28), 64, 10)``: ``Input → Flatten → Dense(64, relu) →
-    Dense(10, softmax)``, 50890 parameters, named ``"mlp"``."""
+    """Exercise 1.1, ``build_mlp((28, 28), 10, 50060)``: ``Input → Flatten → Dense(62, relu) →
+    Dense(10, softmax)`` (49300 parameters, the widest within the budget), named ``"mlp"``."""
     from course_utils.inspect import count_params
 
     _require_built_sequential(model, "build_mlp 返回的模型", MLP_INPUT_SHAPE)
@@ -129,22 +142,31 @@ def check_mlp(model) -> None:
     if kinds != ["Flatten", "Dense", "Dense"]:
         fail(f"层的顺序或种类不对：应为 Flatten → Dense → Dense，实际是 {_layer_names(model)}")
     hidden, output = model.layers[1], model.layers[2]
-    if int(hidden.units) != MLP_HIDDEN_UNITS:
-        fail(f"隐藏层的单元数 (units) 应为 {MLP_HIDDEN_UNITS}，实际是 {int(hidden.units)}")
     if _activation_name(hidden) != "relu":
         fail(
             f"隐藏层的激活函数应为 relu，实际是 {_activation_name(hidden)}："
             "是否忘了 activation='relu'？"
         )
     _check_softmax_dense(output, MLP_NUM_CLASSES)
-    actual = count_params(model)
+    units, actual = int(hidden.units), count_params(model)
+    if actual > MLP_BUDGET:
+        fail(
+            f"隐藏层 {units} 个单元时共有 {actual} 个参数，超过了预算 max_params = {MLP_BUDGET}。"
+            "检查你的参数公式：两个 Dense 层都有 输入维度 × units 个 kernel 参数，再加 units 个 "
+            "bias，两个 bias 都要算上；单元数要向下取整"
+        )
+    if units < MLP_HIDDEN_UNITS:
+        fail(
+            f"隐藏层 {units} 个单元（{actual} 个参数）还没有用满预算：再加 1 个单元，参数是 "
+            f"{actual + MLP_PARAMS_PER_UNIT}，仍不超过 {MLP_BUDGET}。应取满足条件的最大单元数"
+        )
     if actual != MLP_PARAMS:
         fail(f"参数总数应为 {MLP_PARAMS}，实际是 {actual}：对照 model.summary() 检查每一层")
     if model.name != MLP_NAME:
         fail(
             f"模型的名字应为 {MLP_NAME!r}，实际是 {model.name!r}：给 keras.Sequential 传 name=name"
         )
-    passed(f"build_mlp 结构正确：{_layer_names(model)}，共 {actual} 个参数")
+    passed(f"build_mlp 结构正确：{_layer_names(model)}，隐藏层 {units} 个单元，共 {actual} 个参数")
 
 
 def check_conv_classifier(model) -> None:
@@ -220,38 +242,57 @@ def check_probability_model(prob_model, logits_model) -> None:
     passed("概率模型输出 softmax(logits)，并与 logits_model 共享权重")
 
 
-def check_freeze_except_last(model, result) -> None:
-    """Exercise 1.4, the visible case: ``model`` is ``Sequential([Input((6,)), Dense(8),
-    BatchNormalization(), Dense(3)])`` after ``freeze_except_last(model)`` returned ``result``."""
+def check_unfreeze_top(model, result) -> None:
+    """Exercise 1.4, the visible case: ``model`` is ``Sequential([Input((6,)), Dense(8, relu),
+    BatchNormalization(), Dense(5, relu), Dropout(0.2), Dense(3)])`` with its last layer frozen
+    beforehand, after ``unfreeze_top(model, 3)`` returned ``result``."""
     if result is None:
-        fail("freeze_except_last 的返回值是 None：函数是否忘了 return？")
+        fail("unfreeze_top 的返回值是 None：函数是否忘了 return？")
+    if not model.trainable:
+        fail("不要冻结整个模型 (model.trainable = False)：那样每一层都不会被训练；逐层设置 layer.trainable")
+    flags = tuple(bool(layer.trainable) for layer in model.layers)
+    kinds = [type(layer).__name__ for layer in model.layers]
+    if len(flags) != len(UNFREEZE_FLAGS):
+        fail(f"模型的层被改动了：不要增删层，只设置每一层的 trainable。现在的层：{kinds}")
+    if flags[1]:
+        fail(
+            "BatchNormalization 层应保持冻结 (trainable=False)，也不计入 k 个层："
+            "微调时让它继续使用已经积累的统计量"
+        )
+    if not flags[-1]:
+        fail(
+            "最后一层在调用之前被冻结过，但它属于顶部的 k 个层，应被设回 trainable = True："
+            "结果只由规则决定，和调用前的状态无关"
+        )
+    if flags == UNFREEZE_LAST_K_LAYERS:
+        fail(
+            "解冻的是 model.layers[-k:]：Dropout 这样没有权重的层不计入 k，"
+            "要从后往前数 k 个 layer.weights 不为空的层"
+        )
+    if flags != UNFREEZE_FLAGS:
+        want = [k for k, f in zip(kinds, UNFREEZE_FLAGS) if f]
+        got = [k for k, f in zip(kinds, flags) if f]
+        fail(f"应解冻 (trainable=True) 的层是 {want}，其余都冻结；实际可训练的层是 {got}")
     if not isinstance(result, (tuple, list)) or len(result) != 2:
         fail("应返回两个整数组成的元组：(可训练参数数, 不可训练参数数)")
     if not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in result):
         fail(f"返回的两个数应为整数 (int)，实际类型是 {[type(n).__name__ for n in result]}")
-    if not model.trainable:
-        fail("不要冻结整个模型 (model.trainable = False)：那样最后一层也不会被训练")
-    *body, last = model.layers
-    still = [layer.name for layer in body if layer.trainable]
-    if still:
-        fail(f"除最后一层外都应设 layer.trainable = False，这些层仍可训练：{still}")
-    if not last.trainable:
-        fail("最后一层应保持可训练 (trainable=True)")
     n_trainable, n_frozen = int(result[0]), int(result[1])
-    if (n_trainable, n_frozen) == FREEZE_COUNTS:
-        passed(f"可训练 {n_trainable} 个参数，不可训练 {n_frozen} 个参数")
+    if (n_trainable, n_frozen) == UNFREEZE_COUNTS:
+        passed(f"解冻了顶部 {UNFREEZE_K} 个带权重的层：可训练 {n_trainable} 个参数，不可训练 {n_frozen} 个")
         return
-    if n_trainable == FREEZE_TOTAL:
+    if n_trainable == UNFREEZE_TOTAL:
         fail(
             f"可训练参数数 {n_trainable} 等于总参数数：是否用了 model.weights 而不是 "
             "model.trainable_weights？"
         )
-    if (n_trainable, n_frozen) == FREEZE_TENSORS:
+    if (n_trainable, n_frozen) == UNFREEZE_TENSORS:
         fail("数的是权重张量的个数，不是参数个数：把每个权重的 np.prod(w.shape) 加起来")
-    if (n_frozen, n_trainable) == FREEZE_COUNTS:
+    if (n_frozen, n_trainable) == UNFREEZE_COUNTS:
         fail("两个数的顺序反了：应返回 (可训练参数数, 不可训练参数数)")
     fail(
-        f"参数个数不对：应为 (可训练, 不可训练) = {FREEZE_COUNTS}，实际是 {(n_trainable, n_frozen)}"
+        f"参数个数不对：应为 (可训练, 不可训练) = {UNFREEZE_COUNTS}，实际是 {(n_trainable, n_frozen)}"
+        "：在设置完所有层之后再统计 model.trainable_weights 和 model.non_trainable_weights"
     )
     raise AssertionError("unreachable")
 
@@ -263,7 +304,7 @@ def check_per_class_accuracy(result) -> None:
     present = PER_CLASS_COUNTS > 0
     values = to_numpy(result, "per_class_accuracy 的返回值")
     if values.ndim == 0:
-        fail("返回的是一个数：这是总精度吗？应对每个类别各算一个精度，返回一维数组")
+        fail("返回的是一个数：这是总准确率吗？应对每个类别各算一个准确率，返回一维数组")
     if values.ndim != 1:
         fail(f"应返回一维数组（每个类别一个数），实际形状是 {values.shape}")
     if len(values) != num_classes:
@@ -282,7 +323,7 @@ def check_per_class_accuracy(result) -> None:
     values = values.astype("float64")
     if not np.allclose(values[present], PER_CLASS[present], atol=1e-6):
         if np.allclose(values[present], PER_CLASS_OVERALL, atol=1e-6):
-            fail("每个类别都是同一个数（总精度）：应对每个类别 c 只看 y == c 的样本")
+            fail("每个类别都是同一个数（总准确率）：应对每个类别 c 只看 y == c 的样本")
         if np.allclose(values[present], PER_CLASS_BY_TOTAL[present], atol=1e-6):
             fail("分母应是该类别的样本数 (y == c).sum()，而不是全部样本数 len(y)")
         if np.allclose(values[present], PER_CLASS_PRECISION[present], atol=1e-6):
@@ -292,10 +333,10 @@ def check_per_class_accuracy(result) -> None:
             )
         wrong = [int(c) for c in np.flatnonzero(present) if not np.isclose(values[c], PER_CLASS[c])]
         fail(
-            f"类别 {wrong} 的精度不对：应为 model.predict(x) 取 argmax(axis=1) 后，"
+            f"类别 {wrong} 的准确率不对：应为 model.predict(x) 取 argmax(axis=1) 后，"
             f"在 y == c 的 {[int(PER_CLASS_COUNTS[c]) for c in wrong]} 个样本里预测为 c 的比例"
         )
     if not np.all(np.isnan(values[~present])):
         missing = [int(c) for c in np.flatnonzero(~present)]
         fail(f"类别 {missing} 在 y 中没有出现，对应的元素应为 np.nan（不是 0：0 表示全错）")
-    passed(f"{num_classes} 个类别的精度全部正确")
+    passed(f"{num_classes} 个类别的准确率全部正确")

@@ -16,12 +16,13 @@ ANSWERS = {
     "ch01_build_mlp": [
         (
             "require Input: model.build() instead of keras.Input (same built model)",
-            '''def build_mlp(input_shape, hidden_units, num_classes, name="mlp"):
-    """返回已构建的 Sequential MLP：Flatten → Dense(relu) → Dense(softmax)。"""
+            '''def build_mlp(input_shape, num_classes, max_params, name="mlp"):
+    """返回参数个数不超过 max_params 的最宽 MLP：Flatten → Dense(relu) → Dense(softmax)。"""
+    units = (max_params - num_classes) // (int(np.prod(input_shape)) + 1 + num_classes)
     model = keras.Sequential(
         [
             keras.layers.Flatten(),
-            keras.layers.Dense(hidden_units, activation="relu"),
+            keras.layers.Dense(units, activation="relu"),
             keras.layers.Dense(num_classes, activation="softmax"),
         ],
         name=name,
@@ -35,13 +36,14 @@ ANSWERS = {
             '''import json
 
 
-def build_mlp(input_shape, hidden_units, num_classes, name="mlp"):
-    """返回已构建的 Sequential MLP：Flatten → Dense(relu) → Dense(softmax)。"""
+def build_mlp(input_shape, num_classes, max_params, name="mlp"):
+    """返回参数个数不超过 max_params 的最宽 MLP：Flatten → Dense(relu) → Dense(softmax)。"""
+    units = (max_params - num_classes) // (int(np.prod(input_shape)) + 1 + num_classes)
     batch_shape = list(keras.Input(shape=input_shape).shape)
     layers = [
         {"class_name": "InputLayer", "config": {"batch_shape": batch_shape}},
         {"class_name": "Flatten", "config": {}},
-        {"class_name": "Dense", "config": {"units": hidden_units, "activation": "relu"}},
+        {"class_name": "Dense", "config": {"units": units, "activation": "relu"}},
         {"class_name": "Dense", "config": {"units": num_classes, "activation": "softmax"}},
     ]
     for layer in layers:
@@ -105,15 +107,22 @@ def build_mlp(input_shape, hidden_units, num_classes, name="mlp"):
 ''',
         ),
     ],
-    "ch01_freeze_except_last": [
+    "ch01_unfreeze_top": [
         (
-            "do not freeze the whole model (stated, judged by behaviour only: no source pattern "
-            "tells model.trainable from layer.trainable)",
-            '''def freeze_except_last(model):
-    """冻结除最后一层外的所有层，返回 (可训练参数个数, 不可训练参数个数)。"""
+            "do not freeze the whole model (stated as a property of the result, model.trainable "
+            "stays True; judged by behaviour only: no source pattern tells model.trainable "
+            "from layer.trainable)",
+            '''def unfreeze_top(model, k):
+    """只让顶部 k 个有权重的非 BatchNormalization 层可训练，返回 (可训练参数个数, 不可训练参数个数)。"""
     model.trainable = False
-    model.layers[-1].trainable = True
-    n_trainable = sum(int(np.prod(w.shape)) for w in model.layers[-1].trainable_weights)
+    candidates = [
+        layer
+        for layer in model.layers
+        if layer.weights and not isinstance(layer, keras.layers.BatchNormalization)
+    ]
+    for layer in candidates[-k:]:
+        layer.trainable = True
+    n_trainable = sum(int(np.prod(w.shape)) for layer in candidates[-k:] for w in layer.weights)
     n_non_trainable = sum(int(np.prod(w.shape)) for w in model.weights) - n_trainable
     return n_trainable, n_non_trainable
 ''',
@@ -123,7 +132,7 @@ def build_mlp(input_shape, hidden_units, num_classes, name="mlp"):
         (
             "use model.predict: the predictions from model(x) instead (same numbers)",
             '''def per_class_accuracy(model, x, y, num_classes):
-    """返回每个真实类别的精度（一维 float 数组）；y 中没有出现的类别为 nan。"""
+    """返回每个真实类别的准确率（一维 float 数组）；y 中没有出现的类别为 nan。"""
     y = np.asarray(y).reshape(-1)
     predicted = np.argmax(np.asarray(model(x)), axis=1)
     result = np.full(num_classes, np.nan)
@@ -138,20 +147,20 @@ def build_mlp(input_shape, hidden_units, num_classes, name="mlp"):
 }
 
 DELEGATIONS = {
-    "ch01_freeze_except_last": '''from course_utils.checks.ch01 import FREEZE_COUNTS
+    "ch01_unfreeze_top": '''from course_utils.checks.ch01 import UNFREEZE_COUNTS
 
 
-def freeze_except_last(model):
-    """冻结除最后一层外的所有层，返回 (可训练参数个数, 不可训练参数个数)。"""
-    for layer in model.layers[:-1]:
-        layer.trainable = False
-    return FREEZE_COUNTS
+def unfreeze_top(model, k):
+    """只让顶部 k 个有权重的非 BatchNormalization 层可训练，返回 (可训练参数个数, 不可训练参数个数)。"""
+    for layer in model.layers:
+        layer.trainable = layer is model.layers[-1]
+    return UNFREEZE_COUNTS
 ''',
     "ch01_per_class_accuracy": '''from course_utils.checks import ch01
 
 
 def per_class_accuracy(model, x, y, num_classes):
-    """返回每个真实类别的精度（一维 float 数组）；y 中没有出现的类别为 nan。"""
+    """返回每个真实类别的准确率（一维 float 数组）；y 中没有出现的类别为 nan。"""
     model.predict(x, verbose=0)
     return ch01.PER_CLASS.copy()
 ''',
