@@ -25,10 +25,35 @@ def _fd_target(fd: int) -> str | None:
         return None
 
 
+def _log_file_handler(config):
+    plugin = config.pluginmanager.get_plugin("logging-plugin")
+    return getattr(plugin, "log_file_handler", None)
+
+
+def _renew_stream(handler, name: str) -> None:
+    # Not setStream: it would flush into the descriptor that is no longer the handler's.
+    handler.stream = open(name, handler.mode, encoding="utf-8")  # noqa: SIM115
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_unconfigure(config):
+    """The same check once more before pytest closes the handler: session fixtures (servers,
+    sandboxes) are torn down after the last test's own check."""
+    handler = _log_file_handler(config)
+    stream = getattr(handler, "stream", None)
+    name = getattr(stream, "name", None)
+    if isinstance(name, str) and name == os.devnull:
+        try:
+            target = _fd_target(stream.fileno())
+        except (OSError, ValueError):
+            target = None
+        if target != os.devnull:
+            _renew_stream(handler, name)
+
+
 @pytest.fixture(autouse=True)
 def _pytest_log_file_stays_open(request):
-    plugin = request.config.pluginmanager.get_plugin("logging-plugin")
-    handler = getattr(plugin, "log_file_handler", None)
+    handler = _log_file_handler(request.config)
     stream = getattr(handler, "stream", None)
     try:
         fd, name = stream.fileno(), stream.name
@@ -44,5 +69,4 @@ def _pytest_log_file_stays_open(request):
             f"{after}), which pytest's log-file handler owns; the handler was given a new stream",
             stacklevel=1,
         )
-        # Not setStream: it would flush into the descriptor that is no longer the handler's.
-        handler.stream = open(name, handler.mode, encoding="utf-8")  # noqa: SIM115
+        _renew_stream(handler, name)
