@@ -31,7 +31,7 @@ STUDENTS = ("ann", "bob", "cat", "dan")
 
 
 def _class(root):
-    """Four students: full, blank, partial, full; their notebooks under ``root/subs``."""
+    """Four students: full (3 points), blank (0), partial (the 2-point exercise), full; their notebooks under ``root/subs``."""
     instructor = nbformat.read(str(TINY), as_version=4)
     blank = nbformat.reads(Release().render(TINY), as_version=4)
     kinds = {
@@ -109,7 +109,7 @@ def test_kill_9_then_rerun_equals_an_uninterrupted_run(tmp_path, uninterrupted):
     assert out.with_suffix(".json").read_bytes() == ref_out.with_suffix(".json").read_bytes()
     assert _scores(out.parent / "gradebook.db") == _scores(ref_out.parent / "gradebook.db")
     # Full, blank, partial, full: the grades themselves are right, not just equal.
-    assert [_scores(out.parent / "gradebook.db")[s] for s in STUDENTS] == [3, 0, 1, 3]
+    assert [_scores(out.parent / "gradebook.db")[s] for s in STUDENTS] == [3, 0, 2, 3]
 
 
 def test_a_journal_is_reused_only_for_the_same_inputs(tmp_path, uninterrupted):
@@ -130,7 +130,7 @@ def test_a_journal_is_reused_only_for_the_same_inputs(tmp_path, uninterrupted):
     assert _resumed(changed.stderr) == 2, changed.stderr[-2000:]  # ann and dan
     assert "is damaged" in changed.stderr and "cat/90_tiny is graded again" in changed.stderr
     rows = {line.split(",")[0]: line.split(",") for line in out.read_text().splitlines()[1:]}
-    assert [rows[s][2] for s in STUDENTS] == ["3", "3", "1", "3"]
+    assert [rows[s][2] for s in STUDENTS] == ["3", "3", "2", "3"]
 
 
 def _job(student="ann"):
