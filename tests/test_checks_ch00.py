@@ -91,13 +91,40 @@ def uniform_empty_row(logits, mask):
     "fn, phrase",
     [
         (lambda logits, mask=None: unmasked(logits, mask), "概率应为 0"),
-        (lambda logits, mask=None: good_softmax(logits) if mask is None else global_max_masked(logits, mask), "未被屏蔽的位置上取"),
-        (lambda logits, mask=None: good_softmax(logits) if mask is None else masked_after_softmax(logits, mask), "先屏蔽"),
-        (lambda logits, mask=None: good_softmax(logits) if mask is None else no_empty_row_guard(logits, mask), "整行都被屏蔽时出现了 NaN"),
-        (lambda logits, mask=None: good_softmax(logits) if mask is None else uniform_empty_row(logits, mask), "全 0"),
+        (
+            lambda logits, mask=None: (
+                good_softmax(logits) if mask is None else global_max_masked(logits, mask)
+            ),
+            "未被屏蔽的位置上取",
+        ),
+        (
+            lambda logits, mask=None: (
+                good_softmax(logits) if mask is None else masked_after_softmax(logits, mask)
+            ),
+            "先屏蔽",
+        ),
+        (
+            lambda logits, mask=None: (
+                good_softmax(logits) if mask is None else no_empty_row_guard(logits, mask)
+            ),
+            "整行都被屏蔽时出现了 NaN",
+        ),
+        (
+            lambda logits, mask=None: (
+                good_softmax(logits) if mask is None else uniform_empty_row(logits, mask)
+            ),
+            "全 0",
+        ),
         (lambda logits: good_softmax(logits), "mask=None"),
     ],
-    ids=["mask-ignored", "global-max", "not-renormalised", "empty-row-nan", "empty-row-uniform", "no-mask-argument"],
+    ids=[
+        "mask-ignored",
+        "global-max",
+        "not-renormalised",
+        "empty-row-nan",
+        "empty-row-uniform",
+        "no-mask-argument",
+    ],
 )
 def test_softmax_masked_mistakes(fn, phrase):
     """Does each named mistake with the mask get its message?"""
@@ -446,10 +473,9 @@ def test_momentum_correct_passes():
         (momentum_variant(late=True), "更新之后"),
         (lambda params, velocities, loss_fn, lr, beta: loss_fn(), "都没有变"),
         (
-            lambda params, velocities, loss_fn, lr, beta: good_momentum(
-                params, velocities, loss_fn, lr, beta
-            )
-            and None,
+            lambda params, velocities, loss_fn, lr, beta: (
+                good_momentum(params, velocities, loss_fn, lr, beta) and None
+            ),
             "return loss",
         ),
     ],
@@ -974,7 +1000,9 @@ def answer_probes():
     return {
         "softmax (tensor)": (lambda fn: fn(tf.constant(logits)), lambda r: close(r, want_softmax)),
         "softmax (masked)": (
-            lambda fn: fn(tf.constant(logits), tf.constant([[True, True, False], [True, False, True]])),
+            lambda fn: fn(
+                tf.constant(logits), tf.constant([[True, True, False], [True, False, True]])
+            ),
             lambda r: close(r, [[0.268941, 0.731059, 0.0], [0.5, 0.0, 0.5]]),
         ),
         "softmax (array)": (lambda fn: fn(logits), lambda r: close(r, want_softmax)),
@@ -983,7 +1011,11 @@ def answer_probes():
             lambda r: close(r, [5.25, 13.25, 7.0]),
         ),
         "hessian_vector_product": (
-            lambda fn: fn(quadratic, np.array([0.5, -1.0, 2.0], "float32"), np.array([1.0, -2.0, 0.5], "float32")),
+            lambda fn: fn(
+                quadratic,
+                np.array([0.5, -1.0, 2.0], "float32"),
+                np.array([1.0, -2.0, 0.5], "float32"),
+            ),
             lambda r: close(r, [0.0, -5.5, 4.0]),
         ),
         "momentum_step": (momentum_call, lambda r: close(r, [2.11, 0.05])),

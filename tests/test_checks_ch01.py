@@ -322,7 +322,9 @@ def test_unfreeze_previously_frozen_layer_kept_frozen():
     """Is a top layer frozen before the call and left frozen reported?"""
     model = bn_model()
     set_flags(model, (True, False, True, False, False))
-    fails_with("设回 trainable = True", checks.check_unfreeze_top, model=model, result=counts(model))
+    fails_with(
+        "设回 trainable = True", checks.check_unfreeze_top, model=model, result=counts(model)
+    )
 
 
 def test_unfreeze_whole_model():

@@ -249,7 +249,9 @@ def check_unfreeze_top(model, result) -> None:
     if result is None:
         fail("unfreeze_top 的返回值是 None：函数是否忘了 return？")
     if not model.trainable:
-        fail("不要冻结整个模型 (model.trainable = False)：那样每一层都不会被训练；逐层设置 layer.trainable")
+        fail(
+            "不要冻结整个模型 (model.trainable = False)：那样每一层都不会被训练；逐层设置 layer.trainable"
+        )
     flags = tuple(bool(layer.trainable) for layer in model.layers)
     kinds = [type(layer).__name__ for layer in model.layers]
     if len(flags) != len(UNFREEZE_FLAGS):
@@ -279,7 +281,9 @@ def check_unfreeze_top(model, result) -> None:
         fail(f"返回的两个数应为整数 (int)，实际类型是 {[type(n).__name__ for n in result]}")
     n_trainable, n_frozen = int(result[0]), int(result[1])
     if (n_trainable, n_frozen) == UNFREEZE_COUNTS:
-        passed(f"解冻了顶部 {UNFREEZE_K} 个带权重的层：可训练 {n_trainable} 个参数，不可训练 {n_frozen} 个")
+        passed(
+            f"解冻了顶部 {UNFREEZE_K} 个带权重的层：可训练 {n_trainable} 个参数，不可训练 {n_frozen} 个"
+        )
         return
     if n_trainable == UNFREEZE_TOTAL:
         fail(
