@@ -6,6 +6,7 @@ import pkgutil
 import re
 import signal
 import warnings
+from pathlib import Path
 
 import forgery  # tests/forgery.py (tests/ is on sys.path via conftest)
 import keras
@@ -206,117 +207,169 @@ def test_rbf_roundtrip_names_each_mistake(kwargs, message):
         checks.check_rbf_roundtrip(make_rbf(**kwargs))
 
 
-# ---------------------------------------------------------------- 8.3 transfer model
+# ---------------------------------------------------------------- 8.3 fine-tuning a checkpoint
 
 
-def make_build(copy_base=False, freeze=True, head="good", dropout_fixed=None, compile_with="good"):
-    def build(base, num_classes, dropout, learning_rate):
-        if freeze:
-            base.trainable = False
-        used = keras.models.clone_model(base) if copy_base else base
-        if copy_base:
-            used.trainable = False
-        inputs = keras.Input(shape=base.input_shape[1:])
-        x = keras.layers.GlobalAveragePooling2D()(used(inputs, training=False))
-        x = keras.layers.Dropout(dropout if dropout_fixed is None else dropout_fixed)(x)
-        units = 10 if head == "ten" else num_classes
-        activation = None if head == "logits" else "softmax"
-        outputs = keras.layers.Dense(units, activation=activation)(x)
-        model = keras.Model(inputs, outputs)
-        if compile_with == "none":
-            return model
-        optimizer = {
-            "good": keras.optimizers.Adam(learning_rate=learning_rate),
-            "sgd": keras.optimizers.SGD(learning_rate=learning_rate),
-            "lr": keras.optimizers.Adam(),
-        }.get(compile_with, keras.optimizers.Adam(learning_rate=learning_rate))
-        loss = "sparse_categorical_crossentropy"
-        if compile_with == "loss":  # one-hot loss with integer labels
-            loss = "categorical_crossentropy"
-        metrics = [] if compile_with == "metrics" else ["accuracy"]
-        model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
-        return model
+def make_resume(
+    count="weighted", bn="frozen", recompile=True, returns=True, head="trainable", lr="given"
+):
+    """A resume_for_fine_tuning, right by default, wrong in one named way on request."""
 
-    return build
-
-
-def make_fine_tune(bn="frozen", top="good", recompile=True, returns=True):
-    def fine_tune(model, base, n_top, learning_rate):
+    def resume(path, base_name, n_top, learning_rate):
+        model = keras.models.load_model(path)
+        base = model.get_layer(base_name)
         base.trainable = True
-        cut = -(n_top - 1) if top == "off_by_one" else -n_top
-        for layer in base.layers[:cut]:
-            layer.trainable = False
-        if bn == "frozen":
-            for layer in base.layers:
-                if isinstance(layer, keras.layers.BatchNormalization):
-                    layer.trainable = False
+        if count == "all_layers":  # the chapter's base.layers[-n_top:]
+            tunable = base.layers[-n_top:]
+        else:
+            tunable = [
+                layer
+                for layer in base.layers
+                if layer.weights
+                and (count == "with_bn" or not isinstance(layer, keras.layers.BatchNormalization))
+            ][-n_top:]
+        for layer in base.layers:
+            layer.trainable = any(layer is t for t in tunable)
+            if bn == "unfrozen" and isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = True
+        if head == "frozen":
+            model.get_layer("head").trainable = False
         if recompile:
+            rate = learning_rate if lr == "given" else 1e-3
             model.compile(
-                optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+                optimizer=keras.optimizers.Adam(learning_rate=rate),
                 loss="sparse_categorical_crossentropy",
                 metrics=["accuracy"],
             )
         return model if returns else None
 
-    return fine_tune
+    return resume
 
 
-def test_transfer_model_accepts_a_correct_answer():
-    """Does a frozen base + head, then top layers unfrozen with BN frozen, pass?"""
-    forgery.passes(checks.check_transfer_model, make_build(), make_fine_tune())
-    forgery.passes(
-        checks.check_transfer_model,
-        make_build(),
-        make_fine_tune(),
-        num_classes=3,
-        dropout=0.1,
-        learning_rate=3e-3,
-        n_top=4,
-    )
+def test_stored_fine_tuning_flags_are_the_small_bases():
+    """Are the stored flags those of make_small_base's weighted layers, counting only the
+    layers that are neither weightless nor BatchNormalization?"""
+    from course_utils.checks.ch08 import VISIBLE_TUNE_FLAGS, make_small_base
+
+    layers = [layer for layer in make_small_base().layers if layer.weights]
+    tunable = [
+        i for i, lay in enumerate(layers) if not isinstance(lay, keras.layers.BatchNormalization)
+    ]
+    for n_top, flags in VISIBLE_TUNE_FLAGS.items():
+        assert flags == [i in tunable[-n_top:] for i in range(len(layers))]
 
 
-@pytest.mark.parametrize(
-    "build, message",
-    [
-        (make_build(copy_base=True), "不要重建或复制"),
-        (make_build(freeze=False), "base 仍可训练"),
-        (make_build(head="ten"), "可训练权重的形状"),
-        (make_build(dropout_fixed=0.5), "Dropout"),
-        (make_build(compile_with="none"), "compile"),
-        (make_build(compile_with="sgd"), "Adam"),
-        (make_build(compile_with="lr"), "学习率"),
-        (make_build(head="logits"), "softmax"),
-        (make_build(compile_with="loss"), "sparse_categorical_crossentropy"),
-        (make_build(compile_with="metrics"), "accuracy"),
-    ],
-)
-def test_transfer_model_names_each_build_mistake(build, message):
-    """Are a copied or trainable base, a wrong head, dropout, optimizer, learning rate,
-    activation, loss and missing metric each named?"""
-    with pytest.raises(CheckFailed, match=message):
-        checks.check_transfer_model(build, make_fine_tune())
+def test_fine_tune_checkpoint_accepts_a_correct_answer():
+    """Does loading, unfreezing the last weighted non-BN layers and recompiling pass?"""
+    forgery.passes(checks.check_fine_tune_checkpoint, make_resume())
 
 
 @pytest.mark.parametrize(
-    "fine_tune, message",
+    "resume, message",
     [
-        (make_fine_tune(bn="unfrozen"), "BatchNormalization 层要保持"),
-        (make_fine_tune(top="off_by_one"), "trainable 应为"),
-        (make_fine_tune(recompile=False), "重新 compile"),
-        (make_fine_tune(returns=False), "return"),
+        (make_resume(count="all_layers"), "trainable 应为"),
+        (make_resume(count="with_bn"), "trainable 应为"),
+        (make_resume(bn="unfrozen"), "BatchNormalization 层要保持"),
+        (make_resume(head="frozen"), "分类头"),
+        (make_resume(recompile=False), "学习率"),
+        (make_resume(lr="fixed"), "学习率"),
+        (make_resume(returns=False), "return"),
     ],
 )
-def test_transfer_model_names_each_fine_tuning_mistake(fine_tune, message):
-    """Are an unfrozen BatchNormalization, the wrong layers unfrozen, no recompile and a
-    missing return each named?"""
+def test_fine_tune_checkpoint_names_each_mistake(resume, message):
+    """Are counting every layer, counting BN layers, an unfrozen BN, a frozen head, no
+    recompile, a fixed learning rate and a missing return each named?"""
     with pytest.raises(CheckFailed, match=message):
-        checks.check_transfer_model(make_build(), fine_tune)
+        checks.check_fine_tune_checkpoint(resume)
 
 
-def test_transfer_model_rejects_a_missing_return():
-    """Is a builder that returns None named?"""
-    with pytest.raises(CheckFailed, match="return"):
-        checks.check_transfer_model(lambda *args: None, make_fine_tune())
+# ---------------------------------------------------------------- 8.5 temperature (find and fix)
+
+
+def make_temperature(kind="config"):
+    """TemperatureScale fixed by get_config ("config") or by a weight ("weight"), or broken."""
+
+    class Temperature(keras.layers.Layer):
+        def __init__(self, temperature=1.0, **kwargs):
+            super().__init__(**kwargs)
+            if kind == "weight" or kind == "trainable":
+                self.t = self.add_weight(
+                    shape=(), initializer="ones", trainable=kind == "trainable", name="t"
+                )
+            else:
+                self.t = 1.0 if kind == "attribute" else float(temperature)
+
+        def set_temperature(self, value):
+            if isinstance(self.t, float):
+                self.t = float(value)
+            else:
+                self.t.assign(float(value))
+
+        def call(self, logits):
+            return keras.ops.softmax(logits / self.t)
+
+    if kind == "config":
+        Temperature.get_config = lambda self: {
+            **keras.layers.Layer.get_config(self),
+            "temperature": self.t,
+        }
+    Temperature.__name__ = Temperature.__qualname__ = f"Temperature_{kind}"
+    if kind != "unregistered":
+        Temperature = keras.saving.register_keras_serializable(package="ch08_tests")(Temperature)
+    return Temperature
+
+
+def test_stored_temperature_values_are_softmax_of_scaled_logits():
+    """Are the stored outputs softmax(logits / T) for each stored T?"""
+    from course_utils.checks.ch08 import TEMPERATURE_LOGITS, TEMPERATURE_STORED
+
+    z = np.array(TEMPERATURE_LOGITS)
+    for t, want in TEMPERATURE_STORED.items():
+        e = np.exp(z / t - (z / t).max(axis=1, keepdims=True))
+        assert np.allclose(e / e.sum(axis=1, keepdims=True), want, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["config", "weight"])
+def test_temperature_accepts_both_fixes(kind):
+    """Do the get_config fix and the non-trainable weight fix both pass?"""
+    forgery.passes(checks.check_temperature_roundtrip, make_temperature(kind))
+
+
+@pytest.mark.parametrize(
+    "kind, message",
+    [
+        ("attribute", "温度变回了 1.0"),
+        ("trainable", "可训练的权重"),
+        ("unregistered", "没有注册"),
+    ],
+)
+def test_temperature_names_each_mistake(kind, message):
+    """Are the seeded bug (a plain attribute), a trainable temperature and a missing
+    registration each named?"""
+    with pytest.raises(CheckFailed, match=message):
+        checks.check_temperature_roundtrip(make_temperature(kind))
+
+
+def test_the_broken_layer_of_the_chapter_loses_its_temperature(tmp_path):
+    """Does the chapter's read-only BrokenTemperatureScale really lose the temperature (the
+    symptom the exercise asks to fix), with no error?"""
+    import nbformat
+
+    from course_utils.checks.ch08 import TEMPERATURE_LOGITS
+
+    path = Path(__file__).resolve().parents[1] / "notebooks" / "08_saving_evaluation.ipynb"
+    nb = nbformat.read(str(path), as_version=4)
+    cell = next(c for c in nb.cells if c.get("id") == "temperature-bug")
+    namespace = {"keras": keras, "np": np}
+    exec(cell.source.split("\n\n\nlogits")[0], namespace)
+    layer = namespace["BrokenTemperatureScale"](name="temp")
+    net = keras.Sequential([keras.Input(shape=(4,)), layer])
+    layer.set_temperature(2.0)
+    z = np.array(TEMPERATURE_LOGITS, dtype="float32")
+    net.save(tmp_path / "broken.keras")
+    back = keras.models.load_model(tmp_path / "broken.keras")
+    assert not np.allclose(np.asarray(net(z)), np.asarray(back(z)), atol=1e-3)
+    assert np.allclose(np.asarray(back(z)), np.asarray(keras.ops.softmax(z)), atol=1e-6)
 
 
 # ---------------------------------------------------------------- 8.4 calibration error
@@ -468,29 +521,37 @@ class RBFFeatures(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "num_centers": self.num_centers, "gamma": self.gamma}
 """,
-    # Keeps BatchNormalization frozen only for the visible n_top=3.
-    "ch08_transfer_model_test": """
-def build_transfer_model(base, num_classes, dropout, learning_rate):
-    base.trainable = False
-    inputs = keras.Input(shape=base.input_shape[1:])
-    x = keras.layers.GlobalAveragePooling2D()(base(inputs, training=False))
-    x = keras.layers.Dropout(dropout)(x)
-    model = keras.Model(inputs, keras.layers.Dense(num_classes, activation="softmax")(x))
-    model.compile(keras.optimizers.Adam(learning_rate=learning_rate),
-                  "sparse_categorical_crossentropy", metrics=["accuracy"])
-    return model
-
-
-def prepare_fine_tuning(model, base, n_top, learning_rate):
+    # Counts the weighted non-BN layers right only for the visible n_top (1 and 2).
+    "ch08_fine_tune_checkpoint_test": """
+def resume_for_fine_tuning(path, base_name, n_top, learning_rate):
+    model = keras.models.load_model(path)
+    base = model.get_layer(base_name)
     base.trainable = True
-    for layer in base.layers[:-n_top]:
-        layer.trainable = False
+    weighted = [l for l in base.layers if l.weights]
+    tunable = [l for l in weighted if not isinstance(l, keras.layers.BatchNormalization)]
+    tunable = tunable[-n_top:] if n_top in (1, 2) else weighted[-n_top:]
     for layer in base.layers:
-        if n_top == 3 and isinstance(layer, keras.layers.BatchNormalization):
-            layer.trainable = False
+        layer.trainable = any(layer is t for t in tunable)
     model.compile(keras.optimizers.Adam(learning_rate=learning_rate),
                   "sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
+""",
+    # Saves the temperature right, but clamps it to the visible range [1, 2.5].
+    "ch08_temperature_fix_test": """
+@keras.saving.register_keras_serializable(package="ch08")
+class TemperatureScale(keras.layers.Layer):
+    def __init__(self, temperature=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.temperature = min(max(float(temperature), 1.0), 2.5)
+
+    def set_temperature(self, t):
+        self.temperature = min(max(float(t), 1.0), 2.5)
+
+    def call(self, logits):
+        return keras.ops.softmax(logits / self.temperature)
+
+    def get_config(self):
+        return {**super().get_config(), "temperature": self.temperature}
 """,
     # Honours only the visible n_bins (10 and 7); anything else gets 10 bins.
     "ch08_calibration_error_test": """

@@ -4,9 +4,10 @@ Each check runs the student's code on fixed inputs it builds itself, compares pl
 expected values stored here (computed once, offline) or with properties of the result, and
 raises :class:`~course_utils.checks.CheckFailed` with a Chinese message naming the likely
 mistake: precision and recall swapped, a class missing from the counts, a custom layer that is
-not registered or forgets a constructor argument in ``get_config``, a base model that is copied
-or left trainable, calibration bins averaged without weights, ... This module computes no
-exercise's answer for other inputs: the hidden tests in the instructor notebook do that.
+not registered or forgets a constructor argument in ``get_config``, a BatchNormalization layer
+unfrozen for fine-tuning, calibration bins averaged without weights, a temperature lost on
+saving, ... This module computes no exercise's answer for other inputs: the hidden tests in
+the instructor notebook do that.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from course_utils.checks._core import all_close, fail, passed, to_numpy
 __all__ = [
     "check_precision_recall",
     "check_rbf_roundtrip",
-    "check_transfer_model",
+    "check_fine_tune_checkpoint",
     "check_calibration_error",
+    "check_temperature_roundtrip",
 ]
 
 #: Top-level modules an exercise that says "NumPy only" may not use.
@@ -235,6 +237,32 @@ def make_small_base(input_shape=(8, 8, 1), channels: int = 6, seed: int = 83):
     return keras.Model(inputs, x, name="small_base")
 
 
+def save_transfer_checkpoint(make_base, num_classes: int, path, seed: int | None = None):
+    """Exercise 8.3's checkpoint: ``make_base()`` frozen under GlobalAveragePooling2D and a
+    softmax ``Dense(num_classes)`` named ``"head"``, compiled (Adam) and saved to ``path``.
+    With ``seed``, every weight (BatchNormalization statistics included) is set by
+    ``fill_weights(model, seed, scale=0.5)`` first. Returns the model that was saved."""
+    import keras
+
+    from course_utils.inspect import fill_weights
+
+    base = make_base()
+    inputs = keras.Input(shape=base.input_shape[1:])
+    x = keras.layers.GlobalAveragePooling2D()(base(inputs, training=False))
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="head")(x)
+    model = keras.Model(inputs, outputs, name="transfer")
+    base.trainable = False
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=1e-3),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    if seed is not None:
+        fill_weights(model, seed, scale=0.5)
+    model.save(path)
+    return model
+
+
 def _check_compiled(model, learning_rate: float, num_classes: int, x, y, stage: str):
     """Adam with ``learning_rate``, sparse categorical cross-entropy and an accuracy metric."""
     import keras
@@ -252,7 +280,7 @@ def _check_compiled(model, learning_rate: float, num_classes: int, x, y, stage: 
     probs = np.asarray(model(x, training=False), dtype="float64")
     n = len(x)
     if probs.shape != (n, num_classes) or not _close(probs.sum(axis=1), np.ones(n), 1e-4):
-        fail(f"输出应为形状 (批大小, {num_classes}) 的概率（每行和为 1）：最后一层用 softmax")
+        fail(f"输出应为形状 (批大小, {num_classes}) 的概率（每行和为 1）")
     model.run_eagerly = True  # tiny model: skipping tf.function tracing is much faster
     try:
         result = model.evaluate(x, y, verbose=0, return_dict=True)
@@ -268,78 +296,63 @@ def _check_compiled(model, learning_rate: float, num_classes: int, x, y, stage: 
         fail(f'{stage}compile 时要加上 metrics=["accuracy"]')
 
 
-def check_transfer_model(
-    build_fn,
-    fine_tune_fn,
-    num_classes: int = 5,
-    dropout: float = 0.3,
-    learning_rate: float = 2e-3,
-    n_top: int = 3,
-    fine_tune_lr: float = 1e-4,
-) -> None:
-    """Exercise 8.3: the given base frozen under a new head; then its top layers unfrozen with
-    every BatchNormalization kept frozen, and the model recompiled with a small learning rate."""
+#: ``make_small_base()``'s layers with weights (Conv2D, BatchNormalization, Conv2D,
+#: BatchNormalization): which of them are trainable after fine-tuning with each visible n_top.
+VISIBLE_TUNE_FLAGS = {1: [False, False, True, False], 2: [True, False, True, False]}
+
+
+def check_fine_tune_checkpoint(fn, learning_rate: float = 1e-4, num_classes: int = 5) -> None:
+    """Exercise 8.3, on ``make_small_base()`` saved by :func:`save_transfer_checkpoint`, with
+    n_top 1 and 2 (:data:`VISIBLE_TUNE_FLAGS`)."""
     import keras
 
-    base = make_small_base()
-    channels = base.output_shape[-1]
-    model = build_fn(base, num_classes, dropout, learning_rate)
-    if not isinstance(model, keras.Model):
-        fail("build_transfer_model 应返回 keras.Model：是否忘了 return？")
-    if not any(layer is base for layer in model.layers):
-        fail("模型里没有传入的 base 对象：直接调用 base(inputs)，不要重建或复制它")
-    if base.trainable:
-        fail("base 仍可训练：先设置 base.trainable = False，再 compile")
-    head = sorted([(channels, num_classes), (num_classes,)])
-    shapes = sorted(tuple(w.shape) for w in model.trainable_weights)
-    if shapes != head:
-        fail(
-            f"可训练权重的形状应只有新分类头的 {head}，实际是 {shapes}："
-            "池化后接一个 Dense(num_classes)，base 的权重不应可训练"
-        )
-    drops = [layer for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
-    if len(drops) != 1 or abs(float(drops[0].rate) - dropout) > 1e-9:
-        fail(
-            f"分类头应有一个 Dropout(rate={dropout})，按参数 dropout 设置，实际是 {[d.rate for d in drops]}"
-        )
     rng = np.random.default_rng(830)
-    x = rng.normal(size=(8, *base.input_shape[1:])).astype("float32")
+    x = rng.normal(size=(8, 8, 8, 1)).astype("float32")
     y = rng.integers(0, num_classes, size=8)
-    _check_compiled(model, learning_rate, num_classes, x, y, "")
-    base_before = [np.asarray(w) for w in base.weights]
-    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
-    if not all(np.array_equal(np.asarray(w), b) for w, b in zip(base.weights, base_before)):
-        fail("训练分类头时 base 的权重变了：base.trainable = False 要在 compile 之前设置")
-
-    tuned = fine_tune_fn(model, base, n_top, fine_tune_lr)
-    if not isinstance(tuned, keras.Model):
-        fail("prepare_fine_tuning 应返回重新编译后的模型：是否忘了 return？")
-    cut = len(base.layers) - n_top
-    for i, layer in enumerate(base.layers):
-        is_bn = isinstance(layer, keras.layers.BatchNormalization)
-        want = i >= cut and not is_bn and bool(layer.weights)
-        if is_bn and layer.trainable:
-            fail(
-                f"{layer.name} 被解冻了：BatchNormalization 层要保持 trainable=False。"
-                "Keras 3 的 fit() 会用 training=True 覆盖 base(inputs, training=False)，"
-                "只有 trainable=False 才让它继续使用滑动统计量"
-            )
-        if layer.weights and bool(layer.trainable) != want:
-            where = "最后" if i >= cut else "最后之前的"
-            fail(
-                f"{layer.name}（base 中第 {i} 层，属于{where} {n_top} 层）的 trainable 应为 {want}："
-                "先 base.trainable = True，再把 base.layers[:-n_top] 设回 False"
-            )
-    _check_compiled(tuned, fine_tune_lr, num_classes, x, y, "微调时")
-    stats = [np.asarray(w) for w in base.non_trainable_weights]
-    before = [np.asarray(w) for w in base.trainable_weights]
-    if not before:
-        fail("微调时 base 没有任何可训练的权重：是否忘了 base.trainable = True？")
-    tuned.fit(x * 3 + 1, y, epochs=1, batch_size=8, verbose=0)
-    if any(not np.allclose(np.asarray(w), s) for w, s in zip(base.non_trainable_weights, stats)):
-        fail("微调时 base 中冻结的权重或 BatchNormalization 的统计量变了：检查各层的 trainable")
-    if all(np.allclose(np.asarray(w), b) for w, b in zip(base.trainable_weights, before)):
-        fail("微调一步后解冻的层没有变化：改了 trainable 之后要重新 compile")
+    for n_top, want in VISIBLE_TUNE_FLAGS.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "transfer.keras"
+            saved = save_transfer_checkpoint(make_small_base, num_classes, path)
+            model = fn(path, "small_base", n_top, learning_rate)
+        if not isinstance(model, keras.Model):
+            fail("resume_for_fine_tuning 应返回重新编译后的模型：是否忘了 return？")
+        try:
+            base = model.get_layer("small_base")
+        except ValueError:
+            fail("返回的模型里没有名为 'small_base' 的 base：要返回 load_model 读回的整个模型")
+        if not _close(np.asarray(model(x, training=False)), np.asarray(saved(x)), 1e-5):
+            fail("返回的模型预测与检查点不同：用 keras.models.load_model(path) 读回它的权重")
+        layers = [layer for layer in base.layers if layer.weights]
+        for layer, flag in zip(layers, want, strict=True):
+            is_bn = isinstance(layer, keras.layers.BatchNormalization)
+            if is_bn and layer.trainable:
+                fail(
+                    f"{layer.name} 被解冻了：BatchNormalization 层要保持 trainable=False，"
+                    "否则微调会改写它的滑动统计量"
+                )
+            if bool(layer.trainable) != flag:
+                counted = [lay.name for lay, f in zip(layers, want, strict=True) if f]
+                fail(
+                    f"n_top={n_top} 时 {layer.name} 的 trainable 应为 {flag}："
+                    f"只解冻最后 {n_top} 个带权重、且不是 BatchNormalization 的层 {counted}"
+                    "（不带权重的 ReLU 等层不算数）"
+                )
+        if not model.get_layer("head").trainable:
+            fail("分类头 'head' 被冻结了：微调时它也要继续训练")
+        _check_compiled(model, learning_rate, num_classes, x, y, "微调时")
+        frozen = [np.asarray(w) for w in base.non_trainable_weights]
+        before = [np.asarray(w) for w in base.trainable_weights]
+        model.fit(x * 3 + 1, y, epochs=1, batch_size=8, verbose=0)
+        if any(
+            not np.allclose(np.asarray(w), s)
+            for w, s in zip(base.non_trainable_weights, frozen, strict=True)
+        ):
+            fail("微调时 base 中冻结的权重或 BatchNormalization 的统计量变了：检查各层的 trainable")
+        if all(
+            np.allclose(np.asarray(w), b)
+            for w, b in zip(base.trainable_weights, before, strict=True)
+        ):
+            fail("微调一步后解冻的层没有变化：改了 trainable 之后要重新 compile")
     passed()
 
 
@@ -409,6 +422,72 @@ def check_calibration_error(fn) -> None:
     passed()
 
 
+# ---------------------------------------------------------------- exercise 8.5
+
+#: The fixed visible logits of exercise 8.5, and softmax(logits / T) for T = 1.0 (the
+#: default), 2.5 (set before saving) and 1.5 (set on the layer read back), computed once.
+TEMPERATURE_LOGITS = [[2.0, -1.0, 0.5, 3.0], [0.0, 0.2, -2.0, 1.0], [4.0, 4.0, -1.0, 0.0]]
+TEMPERATURE_STORED = {
+    1.0: [[0.250551, 0.012474, 0.055906, 0.681069], [0.197044, 0.24067, 0.026667, 0.53562],
+          [0.493814, 0.493814, 0.003327, 0.009045]],
+    2.5: [[0.299237, 0.090129, 0.164225, 0.446409], [0.248482, 0.269177, 0.11165, 0.370691],
+          [0.427857, 0.427857, 0.057904, 0.086383]],
+    1.5: [[0.289775, 0.039217, 0.106602, 0.564405], [0.229676, 0.262435, 0.060542, 0.447348],
+          [0.475024, 0.475024, 0.016946, 0.033006]],
+}  # fmt: skip
+
+
+def check_temperature_roundtrip(layer_cls) -> None:
+    """Exercise 8.5: softmax(logits / T), T set by ``set_temperature`` and kept through a
+    ``.keras`` round trip without custom_objects, no trainable weight; on the fixed logits of
+    :data:`TEMPERATURE_LOGITS` (expected values in :data:`TEMPERATURE_STORED`)."""
+    import keras
+
+    z = np.array(TEMPERATURE_LOGITS, dtype="float32")
+    stored = {t: np.array(v) for t, v in TEMPERATURE_STORED.items()}
+    layer = layer_cls(name="temperature")
+    net = keras.Sequential([keras.Input(shape=(4,)), layer])
+    got = to_numpy(net(z), "TemperatureScale 的输出").astype("float64")
+    if not _close(got, stored[1.0], 1e-5):
+        fail("还没调用 set_temperature 时，温度应为 1.0，输出就是 softmax(logits)")
+    layer.set_temperature(2.5)
+    got = to_numpy(net(z), "TemperatureScale 的输出").astype("float64")
+    if not _close(got, stored[2.5], 1e-5):
+        fail("set_temperature(2.5) 之后，输出应为 softmax(logits / 2.5)")
+    if layer.trainable_weights:
+        fail(
+            "温度不参与训练，这个层不能有可训练的权重：如果把温度存成权重，"
+            "要写 add_weight(..., trainable=False)"
+        )
+    registered = keras.saving.get_registered_name(layer_cls)
+    if registered == layer_cls.__name__ or ">" not in registered:
+        fail('类没有注册：保留 @keras.saving.register_keras_serializable(package="ch08")')
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "temperature.keras"
+        net.save(path)
+        try:
+            loaded = keras.models.load_model(path)
+        except Exception as exc:  # the deserialisation error says little on its own
+            fail(
+                f"load_model 失败（{type(exc).__name__}）：get_config 返回的每个键都要是 "
+                "__init__ 能接受的参数"
+            )
+    back = loaded.get_layer("temperature")
+    got = to_numpy(loaded(z), "读回的模型的输出").astype("float64")
+    if _close(got, stored[1.0], 1e-5):
+        fail(
+            "读回后温度变回了 1.0：.keras 文件只存 get_config() 返回的构造参数和层的权重 (weights)，"
+            "普通的 Python 属性不会被保存。让温度进入其中之一"
+        )
+    if not _close(got, stored[2.5], 1e-5):
+        fail("读回的模型输出与保存前不同：温度应仍为 2.5")
+    back.set_temperature(1.5)
+    got = to_numpy(loaded(z), "读回的模型的输出").astype("float64")
+    if not _close(got, stored[1.5], 1e-5):
+        fail("读回的层调用 set_temperature(1.5) 之后，输出应为 softmax(logits / 1.5)")
+    passed()
+
+
 # ---------------------------------------------------------------- probes for the hidden tests
 # The hidden tests in the instructor notebook call these in the student's kernel: each runs the
 # student's code on the test's inputs and weights and reports what it measured as plain data.
@@ -441,57 +520,57 @@ def _rbf_probe(layer_cls, num_centers, gamma, centers, x, kernel, bias) -> dict:
     return out
 
 
-def _largest_step(model, variables, x, y) -> float:
-    """One fit step on the whole batch; the largest change of any of ``variables``."""
-    before = [np.array(v) for v in variables]
-    model.fit(x, y, epochs=1, batch_size=len(x), shuffle=False, verbose=0)
-    return max([float(np.abs(np.asarray(v) - b).max()) for v, b in zip(variables, before)] + [0.0])
-
-
-def _transfer_probe(
-    build_fn, fine_tune_fn, make_base, num_classes, dropout, lr, n_top, lr_tune, x, y, head, seed
-) -> dict:
-    """Run the student's two functions on a fresh ``make_base()``: the base's weights are set
-    (``fill_weights(base, seed, scale=0.5)``) after the model is built, so only a model that
-    uses the very base object sees them, and the head gets the test's ``head`` weights. Steps
-    are reported in units of the learning rate (Adam's first step moves the weight with the
-    largest gradient by about the learning rate), rounded to 2 decimals."""
-    import keras
-
-    from course_utils.inspect import fill_weights
-
-    base = make_base()
-    model = build_fn(base, num_classes, dropout, lr)
-    head_vars = list(model.trainable_weights)
-    out = {"trainable_shapes": sorted([int(d) for d in w.shape] for w in head_vars)}
-    fill_weights(base, seed, scale=0.5)
-    by_rank = sorted(head_vars, key=lambda w: len(w.shape), reverse=True)  # kernel, then bias
-    for w, value in zip(by_rank, head):
-        w.assign(np.asarray(value, dtype="float32"))
-    out["dropout_rates"] = [
-        float(layer.rate) for layer in model.layers if isinstance(layer, keras.layers.Dropout)
-    ]
-    out["optimizer"] = type(model.optimizer).__name__
-    out["lr_ratio"] = float(np.asarray(model.optimizer.learning_rate)) / lr
-    out["probs"] = np.asarray(model(x, training=False), dtype="float64")
+def _resume_probe(fn, make_base, num_classes, n_top, lr, x, y, seed) -> dict:
+    """Save exercise 8.3's checkpoint (:func:`save_transfer_checkpoint`, weights set by
+    ``seed``), run the student's ``fn`` on its path and report the returned model: its
+    optimizer, which of the base's layers with weights are trainable, its outputs and
+    evaluation on ``x, y``, and how far one fit step moves the head and each of those layers,
+    in units of the learning rate (Adam's first step moves the weight with the largest gradient
+    by about the learning rate), rounded to 2 decimals."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "transfer.keras"
+        base_name = save_transfer_checkpoint(make_base, num_classes, path, seed).layers[1].name
+        model = fn(str(path), base_name, n_top, lr)
+    base = model.get_layer(base_name)
+    layers = [layer for layer in base.layers if layer.weights]
+    out = {
+        "optimizer": type(model.optimizer).__name__,
+        "lr_ratio": float(np.asarray(model.optimizer.learning_rate)) / lr,
+        "trainable": [bool(layer.trainable) for layer in layers],
+        "probs": np.asarray(model(x, training=False), dtype="float64"),
+    }
     model.run_eagerly = True  # tiny model: skipping tf.function tracing is much faster
     scores = model.evaluate(x, y, verbose=0, return_dict=True)
     out["evaluate"] = [float(scores["loss"]), float(scores["accuracy"])]
-    out["head_step"] = [
-        round(_largest_step(model, head_vars, x, y) / lr, 2),
-        round(_largest_step(model, base.weights, x, y) / lr, 2),
+    head = model.get_layer("head")
+    saved = [[np.array(v) for v in layer.weights] for layer in [head, *layers]]
+    model.fit(x * 2 + 1, y, epochs=1, batch_size=len(x), shuffle=False, verbose=0)
+    out["steps"] = [
+        round(max(float(np.abs(np.asarray(v) - b).max()) for v, b in zip(lay.weights, was)) / lr, 2)
+        for lay, was in zip([head, *layers], saved)
     ]
-    tuned = fine_tune_fn(model, base, n_top, lr_tune)
-    out["tuned_optimizer"] = type(tuned.optimizer).__name__
-    out["tuned_lr_ratio"] = float(np.asarray(tuned.optimizer.learning_rate)) / lr_tune
-    layers = [layer for layer in base.layers if layer.weights]
-    out["tuned_trainable"] = [bool(layer.trainable) for layer in layers]
-    tuned.run_eagerly = True
-    saved = [[np.array(v) for v in layer.weights] for layer in layers]
-    head_moved = _largest_step(tuned, head_vars, x * 2 + 1, y)
-    moved = [
-        max(float(np.abs(np.asarray(v) - b).max()) for v, b in zip(layer.weights, before))
-        for layer, before in zip(layers, saved)
-    ]
-    out["tuned_step"] = [round(m / lr_tune, 2) for m in [head_moved, *moved]]
+    return out
+
+
+def _temperature_probe(layer_cls, temperature, new_temperature, kernel, bias, x) -> dict:
+    """Put ``layer_cls`` after a Dense layer with the test's ``kernel`` and ``bias``, set the
+    temperature, save to ``.keras`` and load back without custom_objects; report the outputs
+    before setting it, after, after loading, and after setting ``new_temperature`` on the
+    loaded layer, and the number of trainable weights of the layer."""
+    import keras
+
+    layer = layer_cls(name="temperature_probe")
+    dense = keras.layers.Dense(int(np.shape(kernel)[1]), name="logits_probe")
+    net = keras.Sequential([keras.Input(shape=(int(np.shape(x)[1]),)), dense, layer])
+    dense.set_weights([np.asarray(kernel, "float32"), np.asarray(bias, "float32")])
+    out = {"default": np.asarray(net(x), dtype="float64")}
+    layer.set_temperature(temperature)
+    out["set"] = np.asarray(net(x), dtype="float64")
+    out["trainable_weights"] = len(layer.trainable_weights)
+    with tempfile.TemporaryDirectory() as tmp:
+        net.save(Path(tmp) / "probe.keras")
+        loaded = keras.models.load_model(Path(tmp) / "probe.keras")
+    out["loaded"] = np.asarray(loaded(x), dtype="float64")
+    loaded.get_layer("temperature_probe").set_temperature(new_temperature)
+    out["loaded_reset"] = np.asarray(loaded(x), dtype="float64")
     return out

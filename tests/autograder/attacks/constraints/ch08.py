@@ -4,7 +4,8 @@
 for that exercise while the other exercises keep full marks. ``DELEGATIONS[answer grade_id]``:
 answers that hand the work to a ``course_utils`` function that used to compute the answer
 (``checks.ch08.reference_precision_recall``, ``reference_rbf``, ``reference_calibration_error``);
-those no longer exist, so each must score 0 too.
+those no longer exist, so each must score 0 too. Exercise 8.5 (find and fix) states no
+constraint: it is judged by behaviour only.
 """
 
 _RBF_BODY = """
@@ -106,36 +107,27 @@ object_registration.GLOBAL_CUSTOM_OBJECTS["ch08>RBFFeatures"] = RBFFeatures
 """,
         ),
     ],
-    "ch08_transfer_model": [
+    "ch08_fine_tune_checkpoint": [
         (
-            "do not copy or rebuild the base: keras.models.clone_model (a spare copy, unused)",
-            '''def build_transfer_model(base, num_classes, dropout, learning_rate):
-    """冻结 base + 新分类头，返回已编译的模型。"""
-    spare = keras.models.clone_model(base)  # 备份一份 base
-    spare.trainable = False
-    base.trainable = False
-    inputs = keras.Input(shape=base.input_shape[1:])
-    x = base(inputs, training=False)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    x = keras.layers.Dropout(dropout)(x)
-    outputs = keras.layers.Dense(num_classes, activation="softmax")(x)
-    model = keras.Model(inputs, outputs)
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    return model
+            "require load_model: rebuilds the model from the checkpoint's config.json and "
+            "load_weights (same weights, so the numbers are right)",
+            '''import zipfile
 
 
-def prepare_fine_tuning(model, base, n_top, learning_rate):
-    """解冻 base 的最后 n_top 层（BN 层除外），用新的学习率重新编译并返回 model。"""
+def resume_for_fine_tuning(path, base_name, n_top, learning_rate):
+    """读回检查点，只解冻 base 中最后 n_top 个带权重的非 BN 层，重新编译并返回模型。"""
+    config = zipfile.ZipFile(path).read("config.json").decode()
+    model = keras.models.model_from_json(config)
+    model.load_weights(path)
+    base = model.get_layer(base_name)
     base.trainable = True
-    for layer in base.layers[:-n_top]:
-        layer.trainable = False
+    tunable = [
+        layer
+        for layer in base.layers
+        if layer.weights and not isinstance(layer, keras.layers.BatchNormalization)
+    ][-n_top:]
     for layer in base.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.trainable = False
+        layer.trainable = any(layer is t for t in tunable)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
         loss="sparse_categorical_crossentropy",
