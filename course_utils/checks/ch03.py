@@ -5,7 +5,8 @@ their weights to fixed values (by shape and name: the helpers here only assign, 
 nothing), and compares the outputs with expected values stored below (computed once from the
 instructor's solution) or with properties (shapes, weight counts, noise statistics). It
 raises :class:`~course_utils.checks.CheckFailed` with a Chinese message naming the likely
-mistake: weights created in ``__init__`` instead of ``build``, a ``training`` flag ignored,
+mistake: weights created in ``__init__`` instead of ``build``, a ``training`` flag ignored or
+hard-coded, a moving statistic updated the wrong way round,
 sub-layers that are not tracked, a ``get_config`` that forgets a constructor argument,
 ``__init__`` without ``**kwargs``, ... No function here computes an exercise's answer: the
 hidden tests of the notebook hold their own references.
@@ -18,9 +19,10 @@ import numpy as np
 from course_utils.checks._core import CheckFailed, all_close, fail, passed, to_numpy
 
 __all__ = [
-    "check_prelu_layer",
-    "check_noise_layer",
+    "check_bilinear_layer",
+    "check_running_center",
     "check_residual_block",
+    "check_dense_block",
     "check_branch_model",
 ]
 
@@ -96,115 +98,180 @@ def _round_trip(obj, name: str, keys: dict):
 
 # ---------------------------------------------------------------- exercise 3.1
 
-#: The visible case: LearnablePReLU(alpha_init=0.25) on 4 features, slope then set to _ALPHA.
-_PRELU_X = np.array([[-2.0, 1.5, -0.5, 3.0], [0.5, -1.0, 2.0, -4.0]], dtype="float32")
-_PRELU_ALPHA = np.array([-0.5, 0.25, 1.0, 1.5], dtype="float32")
-_PRELU_EXPECTED = np.array([[1.0, 1.5, -0.5, 3.0], [0.5, -0.25, 2.0, -6.0]])
-#: What the slope applied to the positive part (the usual mix-up) gives instead.
-_PRELU_SWAPPED = np.array([[-2.0, 0.375, -0.5, 4.5], [-0.25, -1.0, 2.0, -4.0]])
+#: The visible case: Bilinear(units=2) on a (2, 3) and b (2, 4); the check then sets the kernel
+#: to _BILINEAR_KERNEL (fixed numbers from a seeded generator) and the bias to _BILINEAR_BIAS.
+_BILINEAR_A = np.array([[1.0, -2.0, 0.5], [0.0, 1.5, -1.0]], dtype="float32")
+_BILINEAR_B = np.array([[2.0, 0.0, -1.0, 1.0], [-0.5, 1.0, 1.0, 3.0]], dtype="float32")
+_BILINEAR_KERNEL = np.round(np.random.default_rng(3101).normal(size=(3, 4, 2)), 2).astype("float32")
+_BILINEAR_BIAS = np.array([0.5, -1.0], dtype="float32")
+_BILINEAR_EXPECTED = np.array([[5.155, 4.98], [-7.16, 1.0775]])
 
 
-def check_prelu_layer(layer_cls) -> None:
-    """Exercise 3.1: a PReLU with one trainable slope per feature, created in ``build``
-    (visible case: ``alpha_init=0.25``, 4 features)."""
+def check_bilinear_layer(layer_cls) -> None:
+    """Exercise 3.1: a bilinear layer on two inputs, its kernel shaped in ``build`` from the list
+    of both input shapes (visible case: ``units=2``, 3 and 4 features)."""
+    import keras
     import tensorflow as tf
 
-    name = "LearnablePReLU"
-    layer = _make(layer_cls, name, alpha_init=0.25)
+    name = "Bilinear"
+    a, b = _BILINEAR_A, _BILINEAR_B
+    layer = _make(layer_cls, name, units=2)
     if layer.weights:
         fail(
             f"{name} 在第一次调用之前就有 {len(layer.weights)} 个权重：权重要在 build(input_shape) "
-            "里用 self.add_weight 创建，那时才知道输入的特征数"
+            "里创建，那时才知道两个输入各有几个特征"
         )
-    x = _PRELU_X
-    _call(layer, x, name)
-    if len(layer.weights) != 1:
-        fail(f"{name} 应正好有 1 个权重 (alpha)，实际有 {len(layer.weights)} 个")
-    alpha = layer.weights[0]
-    if tuple(alpha.shape) != (4,):
+    out = _call(layer, [a, b], name)
+    if len(layer.weights) != 2:
+        fail(f"{name} 应正好有 2 个权重（核 kernel 和偏置 bias），实际有 {len(layer.weights)} 个")
+    shapes = sorted((tuple(int(d) for d in w.shape) for w in layer.weights), key=len)
+    if shapes[0] != (2,):
+        fail(f"偏置的形状应为 (units,) = (2,)，实际是 {shapes[0]}")
+    if shapes[1] != (3, 4, 2):
+        if shapes[1] == (4, 3, 2):
+            fail(
+                "核的形状是 (4, 3, 2)：顺序应为 (a 的特征数, b 的特征数, units) = (3, 4, 2)，"
+                "build 收到的 input_shape 是 [a 的形状, b 的形状]"
+            )
         fail(
-            "alpha 的形状应为 (4,)（每个特征一个斜率，取自 input_shape[-1]），"
-            f"实际是 {tuple(alpha.shape)}"
+            f"核的形状应为 (3, 4, 2)，实际是 {shapes[1]}：build 收到的 input_shape 是两个形状的列表 "
+            "[a 的形状, b 的形状]，核是 (a 的特征数, b 的特征数, units)"
         )
-    if not layer.trainable_weights:
-        fail("alpha 不可训练：add_weight(..., trainable=True)")
-    a0 = np.asarray(alpha, dtype="float64")
-    if not _close(a0, np.full(4, 0.25), 1e-6):
+    if len(layer.trainable_weights) != 2:
+        fail("核和偏置都应可训练")
+    if tuple(np.shape(out)) != (2, 2):
+        fail(f"输出形状应为 (批大小, units) = (2, 2)，实际是 {tuple(np.shape(out))}")
+    for weight in layer.weights:
+        weight.assign(_BILINEAR_BIAS if len(weight.shape) == 1 else _BILINEAR_KERNEL)
+    out = _array(_call(layer, [a, b], name), f"{name} 的输出")
+    if not _close(out, _BILINEAR_EXPECTED, 1e-4):
+        if _close(out + _BILINEAR_BIAS, _BILINEAR_EXPECTED, 1e-4):
+            fail("输出少了偏置：最后要加上 self.bias")
         fail(
-            f"alpha 的初始值应全为 alpha_init=0.25，实际是 {np.round(a0, 4).tolist()}："
-            "用 initializer=keras.initializers.Constant(alpha_init)"
+            "输出不对（核与偏置已由检查设定）：out[n, k] = Σ_i Σ_j a[n, i] · W[i, j, k] · b[n, j]"
+            ' + bias[k]，例如 keras.ops.einsum("bi,ijk,bj->bk", a, W, b)'
         )
-    alpha.assign(_PRELU_ALPHA)
-    out = _array(_call(layer, x, name), f"{name} 的输出")
-    if out.shape != x.shape:
-        fail(f"输出形状应为 {x.shape}，实际是 {out.shape}")
-    if not _close(out, _PRELU_EXPECTED, 1e-5):
-        if _close(out, _PRELU_SWAPPED, 1e-5):
-            fail("斜率 alpha 用在了正数部分：PReLU 对 x > 0 原样输出，对 x <= 0 输出 alpha * x")
-        fail("输出不对：应为 x (x > 0) 或 alpha * x (x <= 0)，alpha 按最后一维逐特征作用")
     with tf.GradientTape() as tape:
-        loss = tf.reduce_sum(layer(x))
-    grad = tape.gradient(loss, layer.trainable_weights)
-    if grad[0] is None:
-        fail("对 alpha 的梯度是 None：call 里要直接用 self.alpha 参与计算，不要转成 NumPy")
-    clone = _round_trip(layer, name, {"alpha_init": 0.25})
-    _call(clone, x, name)
+        loss = tf.reduce_sum(layer([a, b]))
+    if any(g is None for g in tape.gradient(loss, layer.trainable_weights)):
+        fail("有权重的梯度是 None：call 里要直接用 self 的权重参与计算，不要转成 NumPy")
+    in_a, in_b = keras.Input(shape=(3,)), keras.Input(shape=(4,))
+    try:
+        model = keras.Model([in_a, in_b], _make(layer_cls, name, units=5)([in_a, in_b]))
+    except CheckFailed:
+        raise
+    except Exception as exc:
+        fail(f"{name} 不能用在两个输入的 Functional 模型里：{type(exc).__name__}: {str(exc)[:200]}")
+    if tuple(model.output.shape) != (None, 5):
+        fail(f"Functional 模型的输出形状应为 (None, 5)，实际是 {tuple(model.output.shape)}")
+    clone = _round_trip(layer, name, {"units": 2})
+    _call(clone, [a, b], name)
     clone.set_weights(layer.get_weights())
-    if not _close(_array(clone(x), "重建层的输出"), out, 1e-6):
-        fail("from_config 重建并 set_weights 之后输出不同：检查 get_config 与 __init__ 的参数")
+    if not _close(_array(clone([a, b]), "重建层的输出"), out, 1e-6):
+        fail("from_config 重建并复制权重之后输出不同：检查 get_config 与 __init__ 的参数")
     passed()
 
 
 # ---------------------------------------------------------------- exercise 3.2
 
+#: The visible case: RunningCenter(momentum=0.8); one training batch, one inference batch.
+_CENTER_X1 = np.array(
+    [[1.0, 2.0, -1.0], [3.0, 0.0, 1.0], [-2.0, 4.0, 0.0], [2.0, 2.0, 4.0]], dtype="float32"
+)
+_CENTER_X2 = np.array([[0.5, 1.0, 2.0], [1.0, -1.0, 0.0]], dtype="float32")
+_CENTER_TRAIN = np.array([[0.0, 0.0, -2.0], [2.0, -2.0, 0.0], [-3.0, 2.0, -1.0], [1.0, 0.0, 3.0]])
+_CENTER_MOVING = np.array([0.2, 0.4, 0.2])  # after that one training batch
+_CENTER_SWAPPED = np.array([0.8, 1.6, 0.8])  # the same with momentum and 1 - momentum swapped
+_CENTER_INFERENCE = np.array([[0.3, 0.6, 1.8], [0.8, -1.4, -0.2]])
+_CENTER_MOVING_GRAPH = np.array([0.488, 0.976, 0.488])  # after two more batches in tf.function
+#: Images (2, 2, 2, 3): the per-channel mean over batch, height and width.
+_CENTER_X4 = (np.arange(24, dtype="float32").reshape(2, 2, 2, 3) ** 1.5 / 10).astype("float32")
+_CENTER_MEAN4 = np.array([3.98948, 4.45029, 4.94175])
 
-def check_noise_layer(layer_cls) -> None:
-    """Exercise 3.2: Gaussian noise only when ``training`` is true, fresh in every compiled
-    step (visible case: ``stddev=0.5``; judged by the noise's statistics)."""
-    import keras
+
+def _moving(layer, name: str) -> np.ndarray:
+    return _array(layer.non_trainable_weights[0], f"{name} 的滑动均值")
+
+
+def check_running_center(layer_cls) -> None:
+    """Exercise 3.2: subtract the batch mean and update a moving mean when training, subtract
+    the moving mean at inference (visible case: ``momentum=0.8``, 3 features, then images)."""
     import tensorflow as tf
 
-    name = "TrainingNoise"
-    stddev = 0.5
-    layer = _make(layer_cls, name, stddev=stddev)
-    x = np.linspace(-2.0, 2.0, 40 * 500, dtype="float32").reshape(40, 500)
-    for kwargs, label in (({"training": False}, "training=False"), ({}, "不传 training")):
-        out = _array(_call(layer, x, name, **kwargs), f"{name} 的输出")
-        if out.shape != x.shape:
-            fail(f"输出形状应为 {x.shape}，实际是 {out.shape}")
-        if not np.array_equal(out, x.astype("float64")):
-            fail(f"{label} 时输出应与输入完全相同：推理时不加噪声（用 if training: 判断）")
+    name = "RunningCenter"
+    layer = _make(layer_cls, name, momentum=0.8)
     if layer.weights:
-        fail(f"{name} 不应有权重，实际有 {len(layer.weights)} 个")
-    noisy = _array(_call(layer, x, name, training=True), f"{name} 的输出")
-    noise = noisy - x
-    if np.allclose(noise, 0.0):
-        fail("training=True 时输出与输入相同：训练时要加上高斯噪声")
-    std, mean = float(noise.std()), float(noise.mean())
-    if abs(std - stddev) > 0.05 * stddev:
-        if abs(std - stddev**2) < 0.05 * stddev**2:
-            fail(f"噪声的标准差是 {std:.3f} ≈ stddev²：stddev 是标准差，不是方差")
-        fail(f"噪声的标准差应约为 {stddev}，实际是 {std:.3f}：是否把 stddev 写成了常数？")
-    if abs(mean) > 0.05 * stddev:
-        fail(f"噪声的均值应约为 0，实际是 {mean:.3f}")
-    again = _array(layer(x, training=True), f"{name} 的输出")
-    if np.allclose(again, noisy):
-        fail("两次 training=True 调用得到相同的噪声：每次调用都应抽取新的随机数")
-
-    compiled = tf.function(lambda t: layer(t, training=True))
-    first = _array(compiled(tf.constant(x)), "编译后的输出")
-    second = _array(compiled(tf.constant(x)), "编译后的输出")
-    if np.allclose(first, second):
+        fail(f"{name} 在第一次调用之前就有权重：滑动均值的长度取决于输入，要在 build 里创建")
+    out = _array(_call(layer, _CENTER_X1, name, training=True), f"{name} 的输出")
+    if layer.trainable_weights:
         fail(
-            "在 tf.function（fit 就是这样运行的）里两次调用得到同样的噪声：NumPy 的随机数在追踪时"
-            "只生成一次。请用 keras.random.normal(..., seed=self.seed_generator)"
+            f"{name} 有 {len(layer.trainable_weights)} 个可训练权重：滑动均值不是靠梯度学的，"
+            "add_weight(..., trainable=False)"
         )
-    model = keras.Sequential([keras.Input(shape=(500,)), layer])
-    if not np.array_equal(_array(model.predict(x, verbose=0), "predict 的输出"), x):
-        fail("model.predict 的输出被加了噪声：推理时 training 为 False，应原样输出")
-    clone = _round_trip(layer, name, {"stddev": stddev})
-    if not np.array_equal(_array(clone(x, training=False), "重建层的输出"), x):
-        fail("from_config 重建的层在推理时改变了输入")
+    if len(layer.non_trainable_weights) != 1 or tuple(layer.non_trainable_weights[0].shape) != (3,):
+        fail("应正好有 1 个不可训练权重 moving_mean，形状 (特征数,) = (3,)")
+    if out.shape != _CENTER_X1.shape:
+        fail(f"输出形状应为 {_CENTER_X1.shape}，实际是 {out.shape}")
+    moving = _moving(layer, name)
+    if not _close(out, _CENTER_TRAIN, 1e-5):
+        if _close(out, _CENTER_X1 - _CENTER_MOVING, 1e-5) or _close(out, _CENTER_X1, 1e-5):
+            fail("training=True 时减去的是滑动均值：训练时要减去本批次的均值 (每个特征一个)")
+        fail(
+            "training=True 的输出不对：每个特征减去本批次在该特征上的均值 (对除最后一维外的轴求均值)"
+        )
+    if not _close(moving, _CENTER_MOVING, 1e-5):
+        if _close(moving, _CENTER_SWAPPED, 1e-5):
+            fail(
+                "滑动均值更新反了：新值 = momentum × 旧值 + (1 − momentum) × 批次均值 "
+                "(momentum=0.8 时第一批之后是 0.2 × 批次均值)"
+            )
+        if _close(moving, np.zeros(3), 1e-7):
+            fail("训练之后滑动均值仍是 0：用 self.moving_mean.assign(...) 更新它")
+        fail(
+            f"一批训练之后滑动均值应为 {_CENTER_MOVING.tolist()}，实际是 {np.round(moving, 4).tolist()}"
+        )
+    for kwargs, label in (({"training": False}, "training=False"), ({}, "不传 training")):
+        got = _array(_call(layer, _CENTER_X2, name, **kwargs), f"{name} 的输出")
+        if not _close(got, _CENTER_INFERENCE, 1e-5):
+            if _close(got, _CENTER_X2 - _CENTER_X2.mean(axis=0), 1e-5):
+                fail(f"{label} 时减去的是批次均值：推理时要减去滑动均值 moving_mean")
+            fail(f"{label} 时输出应为 x − moving_mean")
+        if not _close(_moving(layer, name), _CENTER_MOVING, 1e-6):
+            fail(f"{label} 时滑动均值被改变了：只有训练时才更新")
+    step = tf.function(lambda t: layer(t, training=True))
+    try:
+        step(tf.constant(_CENTER_X1))
+        step(tf.constant(_CENTER_X1))
+        in_graph = _moving(layer, name)
+    except Exception as exc:
+        in_graph = None
+        reason = f"{type(exc).__name__}: {str(exc)[:120]}"
+    if in_graph is None or not _close(in_graph, _CENTER_MOVING_GRAPH, 1e-5):
+        if in_graph is None:
+            fail(
+                f"在 tf.function（fit 就是这样运行的）里调用出错 ({reason})：计算要用 keras.ops，"
+                "不要用 NumPy；滑动均值用 self.moving_mean.assign(...) 更新"
+            )
+        fail(
+            "在 tf.function（fit 就是这样运行的）里训练两步之后滑动均值不对：要用 keras.ops 计算、"
+            "用 self.moving_mean.assign(...) 更新，不要用 NumPy 或重新给属性赋值"
+        )
+    images = _make(layer_cls, name, momentum=0.8)
+    try:
+        out4 = _array(images(_CENTER_X4, training=True), f"{name} 的输出")
+    except CheckFailed:
+        raise
+    except Exception as exc:
+        fail(
+            f"输入是图像 (批次, 高, 宽, 通道) 时出错 ({type(exc).__name__})：每个通道对批次、高、宽"
+            "三个轴一起求均值，即除最后一维外的所有轴"
+        )
+    if out4.shape != _CENTER_X4.shape or not _close(out4, _CENTER_X4 - _CENTER_MEAN4, 1e-4):
+        fail(
+            "输入是图像 (批次, 高, 宽, 通道) 时不对：每个通道对批次、高、宽三个轴一起求均值，"
+            "即除最后一维外的所有轴"
+        )
+    _round_trip(layer, name, {"momentum": 0.8})
     passed()
 
 
@@ -290,7 +357,7 @@ def _residual_structure(block_cls, filters: int, in_channels: int, name: str):
     if not block.weights:
         fail(
             "调用之后仍没有任何权重：子层要赋值给 self 的属性（如 self.conv1 = ...），"
-            "Keras 才会追踪它们的权重"
+            "Keras 才会跟踪它们的权重"
         )
     kernels3 = [w for w in block.trainable_weights if tuple(w.shape)[:2] == (3, 3)]
     kernels1 = [w for w in block.trainable_weights if tuple(w.shape)[:2] == (1, 1)]
@@ -352,7 +419,7 @@ def check_residual_block(block_cls) -> None:
                 "training=True 与 training=False 的输出相同：BatchNormalization 没有收到 training，"
                 "是否在子层调用里写死了 training=False？"
             )
-        fail("training=True 的输出不对：BN 层要收到同一个 training 参数")
+        fail("training=True 的输出不对：两个批归一化层 (BN) 都要收到同一个 training 参数")
     with tf.GradientTape() as tape:
         loss = tf.reduce_sum(block(x, training=True) ** 2)
     grads = tape.gradient(loss, block.trainable_weights)
@@ -378,6 +445,96 @@ def check_residual_block(block_cls) -> None:
 
 
 # ---------------------------------------------------------------- exercise 3.4
+
+#: The visible case: DenseBlock(units=3) on 6 samples of 4 features; the check sets every
+#: weight (kernel and bias by shape, the batch normalisation's by name) to these values.
+_BLOCK_X = np.random.default_rng(3404).normal(size=(6, 4)).astype("float32")
+_BLOCK_RNG = np.random.default_rng(3405)
+_BLOCK_VALUES = {
+    "kernel": _BLOCK_RNG.normal(scale=0.6, size=(4, 3)).astype("float32"),
+    "bias": np.array([0.1, -0.2, 0.3], dtype="float32"),
+    "gamma": np.array([1.0, 0.5, 2.0], dtype="float32"),
+    "beta": np.array([0.2, 0.0, -0.1], dtype="float32"),
+    "moving_mean": np.array([0.3, -0.2, 0.1], dtype="float32"),
+    "moving_variance": np.array([1.5, 0.8, 2.0], dtype="float32"),
+}
+_BLOCK_INFERENCE = np.array(
+    [[0.09719, 0.0, 0.0], [0.03151, 0.0, 0.77754], [0.15603, 0.0, 0.0],
+     [0.0, 0.0, 0.38169], [0.11231, 0.34437, 2.39871], [0.0, 0.0, 2.58659]]
+)  # fmt: skip
+_BLOCK_TRAINING = np.array(
+    [[0.74841, 0.0, 0.0], [0.32742, 0.05649, 0.07038], [1.12563, 0.0, 0.0],
+     [0.00436, 0.10766, 0.0], [0.84533, 0.93229, 2.21962], [0.0, 0.0, 2.46869]]
+)  # fmt: skip
+_BLOCK_MOVING_MEAN = np.array([0.29769, -0.20407, 0.1053])  # after that one training call
+
+
+def _fill_block(block, values: dict) -> None:
+    for weight in block.weights:
+        name = weight.name.split("/")[-1]
+        if name in values and tuple(weight.shape) == values[name].shape:
+            weight.assign(values[name])
+
+
+def check_dense_block(block_cls) -> None:
+    """Exercise 3.4 (find and fix): Dense -> batch normalisation -> ReLU -> Dropout with every
+    weight tracked, ``training`` reaching both, and a config that rebuilds it (visible case:
+    ``units=3`` on 4 features; ``rate=0.0`` for the numbers, ``rate=0.5`` for the Dropout)."""
+    name = "DenseBlock"
+    x = _BLOCK_X
+    block = _make(block_cls, name, units=3, rate=0.0)
+    first = _array(_call(block, x, name, training=False), f"{name} 的输出")
+    if first.shape != (6, 3):
+        fail(f"输出形状应为 (6, 3)，实际是 {first.shape}")
+    kernels = [w for w in block.trainable_weights if tuple(w.shape) == (4, 3)]
+    if not kernels:
+        fail(
+            "可训练权重里没有 Dense 的核 (4, 3)：Dense 在 call 里临时创建，不会被跟踪，"
+            "优化器永远不会更新它。在 __init__ 里创建并赋给 self"
+        )
+    again = _array(block(x, training=False), f"{name} 的输出")
+    if not _close(first, again, 1e-6):
+        fail("同一个输入推理两次，输出不同：每次调用都新建了一个随机初始化的层")
+    if len(block.trainable_weights) != 4 or len(block.non_trainable_weights) != 2:
+        fail(
+            f"应有 4 个可训练权重 (核、偏置、gamma、beta) 和 2 个不可训练权重 (滑动均值和方差)，"
+            f"实际是 {len(block.trainable_weights)} 个和 {len(block.non_trainable_weights)} 个"
+        )
+    _fill_block(block, _BLOCK_VALUES)
+    inference = _array(block(x, training=False), f"{name} 的输出")
+    if not _close(inference, _BLOCK_INFERENCE, 1e-4):
+        fail("推理时的输出不对（权重已由检查设定）：顺序是 Dense → 批归一化 → ReLU → Dropout")
+    trained = _array(block(x, training=True), f"{name} 的输出")
+    if _close(trained, inference, 1e-5):
+        fail(
+            "training=True 与推理时的输出相同：批归一化没有收到 training（是不是写死了 "
+            "training=False？），训练时它应当用本批次的均值和方差"
+        )
+    if not _close(trained, _BLOCK_TRAINING, 1e-4):
+        fail("training=True 的输出不对：批归一化和 Dropout 都要收到 call 的 training 参数")
+    moving = _array([w for w in block.non_trainable_weights if "mean" in w.name][0], "滑动均值")
+    if not _close(moving, _BLOCK_MOVING_MEAN, 1e-4):
+        fail("训练模式调用一次之后，批归一化的滑动均值没有按预期更新：training 没有传到批归一化")
+    noisy = _make(block_cls, name, units=3, rate=0.5)
+    big = np.tile(x, (50, 1))
+    _call(noisy, big, name, training=False)
+    _fill_block(
+        noisy,
+        {**_BLOCK_VALUES, "gamma": np.full(3, 0.1, "float32"), "beta": np.full(3, 5.0, "float32")},
+    )
+    dropped = float((_array(noisy(big, training=True), f"{name} 的输出") == 0).mean())
+    if not 0.35 < dropped < 0.65:
+        fail(
+            f"rate=0.5 时训练模式只有 {dropped:.0%} 的输出被置零：Dropout 要收到 training，"
+            "并且用 rate 构造"
+        )
+    if (_array(noisy(big, training=False), f"{name} 的输出") == 0).any():
+        fail("推理时有输出被置零：Dropout 只在训练时起作用")
+    _round_trip(noisy, name, {"units": 3, "rate": 0.5})
+    passed()
+
+
+# ---------------------------------------------------------------- exercise 3.5
 
 #: The visible case: TwoBranchNet(num_classes=3, width=6, dropout=0.5) on 1-channel 7x7 images,
 #: weights fixed by shape from _BRANCH_SEED (both branch biases share their values).
@@ -422,7 +579,7 @@ def _fill_branch(model, values: dict) -> None:
 
 
 def check_branch_model(model_cls) -> None:
-    """Exercise 3.4: a two-branch subclassed model with the right maths, flags, config and fit
+    """Exercise 3.5: a two-branch subclassed model with the right maths, flags, config and fit
     (visible case: ``num_classes=3, width=6, dropout=0.5`` on 1-channel images)."""
     import keras
 

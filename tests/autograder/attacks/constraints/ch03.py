@@ -1,27 +1,17 @@
 """Chapter 03: answers that give the right numbers but break a constraint the task states.
 
 ``ANSWERS[answer grade_id]``: ``(what it violates, full answer-cell source)``; each must score 0
-for that exercise while the other exercises keep full marks. Exercise 3.1 (LearnablePReLU)
-states no source-level constraint (its rules, "alpha only in build", "initial value
-alpha_init", are judged by behaviour), so it has no entry.
+for that exercise while the other exercises keep full marks. Exercise 3.1 (Bilinear) forbids
+borrowing ``Dense``/``EinsumDense`` and requires ``add_weight``; 3.2 (RunningCenter) forbids the
+built-in normalisation layers; 3.4 (the fixed DenseBlock) requires the broken cell's
+``Dense``, ``BatchNormalization`` and ``Dropout``; 3.3 and 3.5 require their Keras layers.
 
 ``DELEGATIONS[answer grade_id]``: answers that hand the work to ``course_utils``. The old
 ``course_utils.checks.ch03`` held ``_residual_reference`` (with ``_conv``/``_bn``) and
-``_branch_reference``, which computed exercise 3.3's and 3.4's outputs from a block's weights;
+``_branch_reference``, which computed exercise 3.3's and 3.5's outputs from a block's weights;
 a block whose eager ``call`` returned them matched the old hidden tests' eager outputs (its
 graph-mode and gradient parts would still have needed real layers). Those functions are gone,
 so these answers fail at the import and must score 0.
-"""
-
-_NOISE_CALL = """
-    def call(self, x, training=None):
-        if not training:
-            return x
-        noise = keras.random.normal(keras.ops.shape(x), stddev=self.stddev, seed=self.seed_generator)
-        return x + noise
-
-    def get_config(self):
-        return {**super().get_config(), "stddev": self.stddev, "seed": self.seed}
 """
 
 _RESIDUAL_CONFIG = """
@@ -40,38 +30,100 @@ _BRANCH_CONFIG = """
 """
 
 ANSWERS = {
-    "ch03_noise_layer": [
+    "ch03_bilinear_layer": [
         (
-            "forbid numpy.random: NumPy only picks the default seed (the noise itself is "
-            "keras.random.normal, so the numbers are right)",
-            '''class TrainingNoise(keras.layers.Layer):
-    """训练时加高斯噪声，推理时原样输出。"""
+            "forbid EinsumDense: the kernel (m, n, units) borrowed from an EinsumDense on a, "
+            "then contracted with b; the bias from add_weight",
+            '''class Bilinear(keras.layers.Layer):
+    """两个输入的双线性层：out[:, k] = a · W[:, :, k] · b + bias[k]。"""
 
-    def __init__(self, stddev, seed=None, **kwargs):
+    def __init__(self, units, **kwargs):
         super().__init__(**kwargs)
-        self.stddev, self.seed = stddev, seed
-        start = seed if seed is not None else int(np.random.randint(0, 2**31 - 1))
-        self.seed_generator = keras.random.SeedGenerator(start)
-'''
-            + _NOISE_CALL,
-        ),
-        (
-            "require keras.random.normal: tf.random.normal (stateful, also fresh in a "
-            "tf.function, so the numbers are right)",
-            '''class TrainingNoise(keras.layers.Layer):
-    """训练时加高斯噪声，推理时原样输出。"""
+        self.units = units
 
-    def __init__(self, stddev, seed=None, **kwargs):
-        super().__init__(**kwargs)
-        self.stddev, self.seed = stddev, seed
+    def build(self, input_shape):
+        shape_a, shape_b = input_shape
+        self.project = keras.layers.EinsumDense(
+            "bi,ijk->bjk", output_shape=(shape_b[-1], self.units)
+        )
+        self.project.build(shape_a)
+        self.bias = self.add_weight(shape=(self.units,), initializer="zeros", name="bias")
 
-    def call(self, x, training=None):
-        if not training:
-            return x
-        return x + tf.random.normal(tf.shape(x), stddev=self.stddev)
+    def call(self, inputs):
+        a, b = inputs
+        return keras.ops.einsum("bjk,bj->bk", self.project(a), b) + self.bias
 
     def get_config(self):
-        return {**super().get_config(), "stddev": self.stddev, "seed": self.seed}
+        return {**super().get_config(), "units": self.units}
+''',
+        ),
+        (
+            "require add_weight: the weights are keras.Variable attributes (tracked all the same)",
+            '''class Bilinear(keras.layers.Layer):
+    """两个输入的双线性层：out[:, k] = a · W[:, :, k] · b + bias[k]。"""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+
+    def build(self, input_shape):
+        shape_a, shape_b = input_shape
+        shape = (shape_a[-1], shape_b[-1], self.units)
+        self.kernel = keras.Variable(keras.initializers.GlorotUniform()(shape), name="kernel")
+        self.bias = keras.Variable(keras.ops.zeros((self.units,)), name="bias")
+
+    def call(self, inputs):
+        a, b = inputs
+        return keras.ops.einsum("bi,ijk,bj->bk", a, self.kernel, b) + self.bias
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+''',
+        ),
+    ],
+    "ch03_running_center": [
+        (
+            "forbid *Normalization: a BatchNormalization without centre or scale and a huge "
+            "epsilon, times 1e6, is x - mean to float precision and keeps the same moving_mean",
+            '''class RunningCenter(keras.layers.Layer):
+    """训练时减去批次均值并更新滑动均值，推理时减去滑动均值。"""
+
+    def __init__(self, momentum=0.9, **kwargs):
+        super().__init__(**kwargs)
+        self.momentum = momentum
+        self.norm = keras.layers.BatchNormalization(
+            momentum=momentum, epsilon=1e12, center=False, scale=False
+        )
+
+    def call(self, x, training=None):
+        return self.norm(x, training=training) * 1e6
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum}
+''',
+        ),
+    ],
+    "ch03_fix_dense_block": [
+        (
+            "require Dropout: inverted dropout written by hand with tf.random.uniform",
+            '''class DenseBlock(keras.layers.Layer):
+    """Dense → 批归一化 → ReLU → Dropout（修好的版本）。"""
+
+    def __init__(self, units, rate=0.5, **kwargs):
+        super().__init__(**kwargs)
+        self.units, self.rate = units, rate
+        self.dense = keras.layers.Dense(units)
+        self.bn = keras.layers.BatchNormalization()
+
+    def call(self, x, training=None):
+        h = keras.ops.relu(self.bn(self.dense(x), training=training))
+        if training and self.rate > 0:
+            keep = tf.random.uniform(tf.shape(h)) >= self.rate
+            h = keras.ops.where(keep, h / (1.0 - self.rate), 0.0)
+        return h
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "rate": self.rate}
 ''',
         ),
     ],
