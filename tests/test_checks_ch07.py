@@ -28,132 +28,133 @@ def update_metrics(model, loss, y, y_pred, sample_weight):
     return {m.name: m.result() for m in model.metrics}
 
 
-# ---------------------------------------------------------------- 7.1 test_step
+# ---------------------------------------------------------------- 7.1 two-output test_step
 
 
-def make_eval_model(
-    training=False, weight_loss=True, weight_metrics=True, hard_mse=False, keys=True
+def make_two_output(
+    training=False, weight_loss=True, weight_metrics=True, keys=True, loop="own", swap=False
 ):
-    class EvalModel(keras.Model):
+    class TwoOutput(keras.Model):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.price_mae = keras.metrics.MeanAbsoluteError(name="price_mae")
+            self.kind_accuracy = keras.metrics.SparseCategoricalAccuracy(name="kind_accuracy")
+
         def test_step(self, data):
             x, y, sw = keras.utils.unpack_x_y_sample_weight(data)
             y_pred = self(x, training=training)
-            if hard_mse:
-                loss = keras.losses.MeanSquaredError()(y, y_pred, sample_weight=sw)
+            if loop == "plain_sum":  # the two output losses added, loss_weights left out
+                ws = {"price": None, "kind": None} if sw is None else sw
+                ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+                loss = keras.losses.MeanSquaredError()(
+                    y["price"], y_pred["price"], sample_weight=ws["price"]
+                ) + ce(y["kind"], y_pred["kind"], sample_weight=ws["kind"])
+                self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sw)
             else:
                 loss = self.compute_loss(
                     x=x, y=y, y_pred=y_pred, sample_weight=sw if weight_loss else None
                 )
-            logs = update_metrics(self, loss, y, y_pred, sw if weight_metrics else None)
-            return logs if keys else {"total": loss}
+            if loop == "generic":
+                return update_metrics(self, loss, y, y_pred, sw)
+            if loop == "index_none":
+                weights = sw
+            else:
+                weights = {"price": None, "kind": None} if sw is None else sw
+            if not weight_metrics:
+                weights = {"price": None, "kind": None}
+            price, kind = ("kind", "price") if swap else ("price", "kind")
+            self.price_mae.update_state(y["price"], y_pred["price"], sample_weight=weights[price])
+            self.kind_accuracy.update_state(y["kind"], y_pred["kind"], sample_weight=weights[kind])
+            self._loss_tracker.update_state(loss)
+            logs = {m.name: m.result() for m in self.metrics}
+            return logs if keys else {"loss": loss}
 
-    return EvalModel
-
-
-class Keras2EvalModel(keras.Model):
-    def test_step(self, data):
-        x, y, sw = keras.utils.unpack_x_y_sample_weight(data)
-        y_pred = self(x, training=False)
-        self.compiled_loss(y, y_pred, sample_weight=sw)
-        self.compiled_metrics.update_state(y, y_pred, sample_weight=sw)
-        return {m.name: m.result() for m in self.metrics}
-
-
-class MinimizeEvalModel(keras.Model):
-    def test_step(self, data):
-        self.optimizer.minimize(lambda: 0.0, self.trainable_variables)
-        return {}
+    return TwoOutput
 
 
-class PairEvalModel(keras.Model):
-    def test_step(self, data):
-        x, y = data
-        y_pred = self(x, training=False)
-        return update_metrics(self, self.compute_loss(x=x, y=y, y_pred=y_pred), y, y_pred, None)
+def test_two_output_accepts_a_correct_answer():
+    """Does a test_step with compute_loss and per-output metrics and weights pass?"""
+    forgery.passes(checks.check_two_output_test_step, model_class=make_two_output())
 
 
-class MissingEvalModel(keras.Model):
-    def test_step(self, data):
-        raise NotImplementedError()
-
-
-def test_weighted_test_step_accepts_a_correct_answer():
-    """Does a test_step with training=False, compute_loss and weighted metrics pass?"""
-    forgery.passes(checks.check_weighted_test_step, model_class=make_eval_model())
-
-
-@pytest.mark.filterwarnings("ignore::UserWarning")
 @pytest.mark.parametrize(
     "cls, message",
     [
-        (make_eval_model(training=True), "training=False"),
-        (make_eval_model(weight_loss=False), "loss 没有按样本权重加权"),
-        (make_eval_model(weight_metrics=False), "mae 没有按样本权重加权"),
-        (make_eval_model(keys=False), "缺少"),
-        (Keras2EvalModel, "compiled_metrics"),
-        (MinimizeEvalModel, "minimize"),
-        (MissingEvalModel, "还没有实现"),
-        (PairEvalModel, "unpack_x_y_sample_weight"),
+        (make_two_output(training=True), "training=False"),
+        (make_two_output(weight_loss=False), "loss 没有按样本权重加权"),
+        (make_two_output(weight_metrics=False), "price_mae 没有按样本权重加权"),
+        (make_two_output(keys=False), "缺少"),
+        (make_two_output(loop="generic"), "compute_loss 自己更新"),
+        (make_two_output(loop="index_none"), "sample_weight 是 None"),
+        (make_two_output(loop="plain_sum"), "loss_weights 没有用上"),
     ],
 )
-def test_weighted_test_step_names_each_mistake(cls, message):
-    """Are training=True, dropped sample weights, wrong keys, a Keras 2 idiom, a two-way unpack
-    and a missing override each named? (A hard-coded loss is right on the visible MSE case; the
-    hidden tests catch it: see HARDCODED.)"""
+def test_two_output_names_each_mistake(cls, message):
+    """Are training=True, dropped weights (loss, metrics), missing keys, the tutorial's generic
+    metric loop (it feeds the per-output loss trackers), indexing a None sample_weight and a
+    loss that ignores loss_weights each named? (Swapped per-output weights are equal on the
+    visible case, where one array is copied to both outputs; the hidden tests give each output
+    its own weights.)"""
     with pytest.raises(CheckFailed, match=message):
-        checks.check_weighted_test_step(model_class=cls)
+        checks.check_two_output_test_step(model_class=cls)
 
 
-# ---------------------------------------------------------------- 7.2 clip-norm train_step
+# ---------------------------------------------------------------- 7.2 adversarial train_step
 
 
-def make_clip_model(mode="global", weighted=True):
-    class ClipModel(keras.Model):
-        def __init__(self, *args, clip_norm=1.0, **kwargs):
+def make_adversarial(mode="good"):
+    class Adversarial(keras.Model):
+        def __init__(self, *args, epsilon=0.1, **kwargs):
             super().__init__(*args, **kwargs)
-            self.clip_norm = clip_norm
+            self.epsilon = epsilon
 
         def train_step(self, data):
             x, y, sw = keras.utils.unpack_x_y_sample_weight(data)
-            if mode == "minimize":
-                self.optimizer.minimize(lambda: 0.0, self.trainable_variables)
+            if mode == "unweighted":
+                sw = None
+            with tf.GradientTape() as input_tape:
+                input_tape.watch(x)
+                attack = self.compute_loss(
+                    x=x, y=y, y_pred=self(x, training=False), sample_weight=sw
+                )
+            grad = input_tape.gradient(attack, x)
+            x_adv = x + self.epsilon * (grad if mode == "raw_gradient" else tf.sign(grad))
             with tf.GradientTape() as tape:
                 y_pred = self(x, training=True)
-                loss = self.compute_loss(
-                    x=x, y=y, y_pred=y_pred, sample_weight=sw if weighted else None
+                clean = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sw)
+                adv = self.compute_loss(
+                    x=x_adv, y=y, y_pred=self(x_adv, training=True), sample_weight=sw
                 )
-            grads = tape.gradient(loss, self.trainable_variables)
-            if mode == "global":
-                grads, _ = tf.clip_by_global_norm(grads, self.clip_norm)
-            elif mode == "each":
-                grads = [tf.clip_by_norm(g, self.clip_norm) for g in grads]
+                loss = {"clean_only": clean, "sum": clean + adv}.get(mode, (clean + adv) / 2)
             if mode != "no_apply":
-                self.optimizer.apply(grads, self.trainable_variables)
+                self.optimizer.apply(
+                    tape.gradient(loss, self.trainable_variables), self.trainable_variables
+                )
             return update_metrics(self, loss, y, y_pred, sw)
 
-    return ClipModel
+    return Adversarial
 
 
-def test_clipnorm_accepts_a_correct_answer():
-    """Does global-norm clipping with compute_loss and sample weights pass?"""
-    forgery.passes(checks.check_clipnorm_train_step, model_class=make_clip_model())
+def test_adversarial_accepts_a_correct_answer():
+    """Does FGSM with compute_loss, the mean of both losses and sample weights pass?"""
+    forgery.passes(checks.check_adversarial_train_step, model_class=make_adversarial())
 
 
 @pytest.mark.parametrize(
-    "cls, message",
+    "mode, message",
     [
-        (make_clip_model("none"), "没有被裁剪"),
-        (make_clip_model("each"), "全局范数"),
-        (make_clip_model(weighted=False), "样本权重"),
-        (make_clip_model("minimize"), "minimize"),
-        (make_clip_model("no_apply"), "没有变化"),
+        ("clean_only", "扰动没有起作用"),
+        ("sum", "两份损失的和"),
+        ("raw_gradient", "梯度的符号"),
+        ("unweighted", "样本权重"),
+        ("no_apply", "没有变化"),
     ],
 )
-def test_clipnorm_names_each_mistake(cls, message):
-    """Are a missing clip, per-tensor clipping, dropped weights, optimizer.minimize and a missing
-    optimizer call each named?"""
+def test_adversarial_names_each_mistake(mode, message):
+    """Are a perturbation that changes nothing, the sum of the losses, the raw gradient instead
+    of its sign, dropped weights and a missing optimizer call each named?"""
     with pytest.raises(CheckFailed, match=message):
-        checks.check_clipnorm_train_step(model_class=cls)
+        checks.check_adversarial_train_step(model_class=make_adversarial(mode))
 
 
 # ---------------------------------------------------------------- 7.3 trackers
@@ -299,37 +300,118 @@ def test_two_speed_names_each_mistake(cls, message):
         checks.check_two_speed_step(model_class=cls)
 
 
+# ---------------------------------------------------------------- 7.6 find and fix
+
+
+def make_fixed(training=True, regularized=True, weighted=True, apply=True):
+    class Fixed(keras.Model):
+        def train_step(self, data):
+            x, y, sw = keras.utils.unpack_x_y_sample_weight(data)
+            sw = sw if weighted else None
+            with tf.GradientTape() as tape:
+                y_pred = self(x, training=True) if training else self(x)
+                if regularized:
+                    loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sw)
+                else:
+                    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(
+                        y, y_pred, sample_weight=sw
+                    )
+            if apply:
+                self.optimizer.apply(
+                    tape.gradient(loss, self.trainable_variables), self.trainable_variables
+                )
+            return update_metrics(self, loss, y, y_pred, sw)
+
+    return Fixed
+
+
+def test_fixed_train_step_accepts_a_correct_answer():
+    """Does a train_step in training mode on compute_loss with sample weights pass?"""
+    forgery.passes(checks.check_fixed_train_step, model_class=make_fixed())
+
+
+@pytest.mark.parametrize(
+    "cls, message",
+    [
+        (make_fixed(training=False), "training=True"),
+        (make_fixed(regularized=False), "正则化损失没有进入训练目标"),
+        (make_fixed(weighted=False), "样本权重"),
+        (make_fixed(apply=False), "没有变化"),
+        (make_fixed(training=False, regularized=False), "training=True"),
+    ],
+)
+def test_fixed_train_step_names_each_bug(cls, message):
+    """Are the notebook's two bugs (no training=True; a hand-written loss without the
+    regularization losses), each alone and together, dropped weights and a missing update
+    named?"""
+    with pytest.raises(CheckFailed, match=message):
+        checks.check_fixed_train_step(model_class=cls)
+
+
+def test_notebook_shows_the_bugs_in_read_only_cells():
+    """Is the broken train_step in a locked cell that runs (no solution, no grade), followed by
+    a locked symptom cell, before the answer cell; and does it carry exactly the two bugs the
+    exercise names?"""
+    nb = nbformat.read(str(forgery.NOTEBOOKS / "07_custom_train_step.ipynb"), as_version=4)
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+    broken, symptom, answer = (
+        ids.index("ch07_fix_broken_step"),
+        ids.index("ch07_fix_symptom"),
+        ids.index("ch07_fix_train_step"),
+    )
+    assert broken < symptom < answer
+    for i in (broken, symptom):
+        meta = nb.cells[i].metadata.nbgrader
+        assert meta["locked"] and not meta["solution"] and not meta["grade"]
+        assert "BEGIN SOLUTION" not in nb.cells[i].source
+    source = nb.cells[broken].source
+    assert "y_pred = self(x)\n" in source and "self.loss_fn(y, y_pred" in source
+    assert "compute_loss" not in source and "training=True" not in source
+
+
 # ---------------------------------------------------------------- forgeries
 
 HARDCODED = {
-    # Hard-codes MSE instead of the compiled loss: right for the visible MSE check only.
-    "ch07_weighted_test_step_test": """
-class WeightedEvalModel(keras.Model):
+    # Feeds both metrics the price weights: equal on the visible case (one array copied to
+    # both outputs), wrong when each output has its own weights.
+    "ch07_two_output_test_step_test": """
+class TwoOutputEvalModel(keras.Model):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.price_mae = keras.metrics.MeanAbsoluteError(name="price_mae")
+        self.kind_accuracy = keras.metrics.SparseCategoricalAccuracy(name="kind_accuracy")
+
     def test_step(self, data):
         x, y, sw = keras.utils.unpack_x_y_sample_weight(data)
         y_pred = self(x, training=False)
-        loss = keras.losses.MeanSquaredError()(y, y_pred, sample_weight=sw)
+        loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sw)
+        w = None if sw is None else sw["price"]
+        self.price_mae.update_state(y["price"], y_pred["price"], sample_weight=w)
+        self.kind_accuracy.update_state(y["kind"], y_pred["kind"], sample_weight=w)
         for m in self.metrics:
             if m.name == "loss":
                 m.update_state(loss)
-            else:
-                m.update_state(y, y_pred, sample_weight=sw)
         return {m.name: m.result() for m in self.metrics}
 """,
-    # Ignores the clip_norm it is given and always clips at 1.0 (the visible value).
-    "ch07_clipnorm_train_step_test": """
-class ClipNormModel(keras.Model):
-    def __init__(self, *args, clip_norm=1.0, **kwargs):
+    # Ignores the epsilon it is given and always uses 0.3 (the visible value).
+    "ch07_adversarial_train_step_test": """
+class AdversarialModel(keras.Model):
+    def __init__(self, *args, epsilon=0.1, **kwargs):
         super().__init__(*args, **kwargs)
-        self.clip_norm = clip_norm
+        self.epsilon = epsilon
 
     def train_step(self, data):
         x, y, sw = keras.utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape() as input_tape:
+            input_tape.watch(x)
+            attack = self.compute_loss(x=x, y=y, y_pred=self(x, training=False), sample_weight=sw)
+        x_adv = x + 0.3 * tf.sign(input_tape.gradient(attack, x))
         with tf.GradientTape() as tape:
             y_pred = self(x, training=True)
-            loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sw)
-        grads, _ = tf.clip_by_global_norm(tape.gradient(loss, self.trainable_variables), 1.0)
-        self.optimizer.apply(grads, self.trainable_variables)
+            clean = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sw)
+            adv = self.compute_loss(x=x_adv, y=y, y_pred=self(x_adv, training=True), sample_weight=sw)
+            loss = (clean + adv) / 2
+        self.optimizer.apply(tape.gradient(loss, self.trainable_variables), self.trainable_variables)
         for m in self.metrics:
             m.update_state(loss) if m.name == "loss" else m.update_state(y, y_pred, sample_weight=sw)
         return {m.name: m.result() for m in self.metrics}
@@ -390,6 +472,21 @@ class TwoSpeedModel(keras.Model):
             m.update_state(loss) if m.name == "loss" else m.update_state(y, y_pred, sample_weight=sw)
         return {m.name: m.result() for m in self.metrics}
 """,
+    # Keeps the hard-coded cross-entropy and adds the regularization losses by hand: right for
+    # the visible cross-entropy case, wrong once the grader compiles another loss.
+    "ch07_fix_train_step_test": """
+class FixedStepModel(keras.Model):
+    def train_step(self, data):
+        x, y, sw = keras.utils.unpack_x_y_sample_weight(data)
+        loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        with tf.GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = loss_fn(y, y_pred, sample_weight=sw) + sum(self.losses)
+        self.optimizer.apply(tape.gradient(loss, self.trainable_variables), self.trainable_variables)
+        for m in self.metrics:
+            m.update_state(loss) if m.name == "loss" else m.update_state(y, y_pred, sample_weight=sw)
+        return {m.name: m.result() for m in self.metrics}
+""",
 }
 
 
@@ -441,7 +538,7 @@ def test_constraint_attacks_break_a_stated_constraint():
 def test_course_utils_holds_no_train_or_test_step():
     """Audit for leaked answers: the exercises' answers are Model subclasses with their own
     train_step / test_step, so no module of course_utils (private names included) may define a
-    Model subclass, a train_step / test_step, or the global-norm clipping they are built from;
+    Model subclass, a train_step / test_step, or global-norm clipping (an earlier exercise);
     the chapter's checks compute no gradient, loss or optimizer step of their own (they compare
     with stored values)."""
     import course_utils
@@ -451,10 +548,13 @@ def test_course_utils_holds_no_train_or_test_step():
         tree = ast.parse(inspect.getsource(module))
         for node in ast.walk(tree):
             if isinstance(node, ast.FunctionDef):
-                assert node.name not in ("train_step", "test_step", "_global_clip"), info.name
+                assert node.name not in ("train_step", "test_step"), info.name
             if isinstance(node, ast.Attribute):
                 assert node.attr not in ("clip_by_global_norm", "global_norm"), info.name
-                if info.name == "course_utils.checks.ch07":
+                module_attr = isinstance(node.value, ast.Name) and node.value.id == "keras"
+                if info.name == "course_utils.checks.ch07" and not module_attr:
+                    # keras.losses.X(...) only names the loss the case compiles with;
+                    # model.losses (the regularization terms) would be computing.
                     assert node.attr not in (
                         "GradientTape",
                         "gradient",

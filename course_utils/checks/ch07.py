@@ -4,9 +4,10 @@ Each check builds one small model from the student's ``keras.Model`` subclass on
 (fixed seeds, weights and data), runs ``fit()`` or ``evaluate()``, and compares the plain
 numbers with values stored in this module (computed once from the reference answers). A
 mismatch raises :class:`~course_utils.checks.CheckFailed` with a Chinese message naming the
-likely mistake: ``sample_weight`` dropped, ``training=True`` at evaluation, clipping each tensor
-instead of the global norm, trackers never reset, a Keras 2 idiom (``compiled_loss``,
-``optimizer.minimize``) that no longer exists, ... The module computes no expected value: the
+likely mistake: ``sample_weight`` dropped, ``training=True`` at evaluation, a metric fed the
+wrong output, the sign of the input gradient left out, trackers never reset, regularization
+losses lost by a hand-written loss, a Keras 2 idiom (``compiled_loss``, ``optimizer.minimize``)
+that no longer exists, ... The module computes no expected value: the
 hidden tests of the notebook judge other inputs against their own reference.
 """
 
@@ -17,124 +18,294 @@ import numpy as np
 from course_utils.checks._core import all_close, fail, passed
 
 __all__ = [
-    "check_weighted_test_step",
-    "check_clipnorm_train_step",
+    "check_two_output_test_step",
+    "check_adversarial_train_step",
     "check_penalty_trackers",
     "check_two_speed_step",
+    "check_fixed_train_step",
 ]
 
 # Stored results of the reference answers on the visible inputs below (float32 runs, rounded).
 # Entries other than the first of each exercise are what a typical mistake gives on the same
-# inputs, so the checks can name it.
+# inputs, so the checks can name it. 7.1 lists evaluate()'s values in _OUTPUT_KEYS order, with
+# and without sample weights.
 _STORED: dict = {
     "7.1": {
-        "loss": 4.8534126,
-        "mae": 1.4226987,
-        "plain_loss": 2.424423,
-        "plain_mae": 1.2895879,
-        "prediction_mean": -0.5866131,
+        "weighted": [11.4105692, 10.6137571, 1.5936266, 2.4881458, 0.3392389],
+        "plain": [7.3000774, 6.5865569, 1.4270414, 2.1846197, 0.3333333],
     },
     "7.2": {
         "after": [
-            -2.0032151,
-            -0.0369183,
-            1.1392112,
-            -3.3611913,
-            -2.8256316,
-            -1.9031019,
-            2.0254452,
-            2.2028208,
-            0.6814757,
-            0.8904114,
-            -1.2066051,
-            -2.3592458,
-            0.9573264,
-            1.4867326,
-            -0.1985732,
-            -3.9193482,
-            0.5084714,
-            0.2779041,
-            -1.5280486,
-            1.5934337,
-            2.8675606,
-            1.6628803,
-            0.2532602,
+            -1.0384271,
+            -0.016189,
+            0.5388935,
+            -1.6962301,
+            -1.383783,
+            -0.9275768,
+            0.9832752,
+            1.1446197,
+            0.3310563,
+            0.4415557,
+            -0.5333618,
+            -1.1758986,
+            0.4065474,
+            0.7307426,
+            -0.0336653,
+            -1.99683,
+            0.2688161,
+            0.0938239,
+            -0.7728413,
+            0.7931377,
+            1.4236767,
+            0.850798,
+            0.1747632,
+            -0.5792797,
+            0.4905371,
+            -1.1872177,
+            0.7908504,
+            0.7012554,
+            0.1851591,
+            0.9240274,
+            -0.516884,
+            0.7600763,
+            0.4952575,
+            -0.0212688,
+            0.7613567,
+            -0.6754551,
+            -0.3356259,
+            -1.4906958,
+            0.0189287,
+            0.5593939,
+            0.784196,
+            0.3630154,
+            0.6484879,
         ],
-        "loss": 13.1090879,
-        "unclipped": [
-            -1.9753044,
-            0.1228623,
-            0.8779379,
-            -3.2558277,
-            -3.0797918,
-            -1.8035035,
-            2.1868095,
-            2.0186095,
-            1.0058059,
-            0.8383127,
-            -1.168465,
-            -2.4326441,
-            0.989838,
-            1.3229322,
-            -0.3771138,
-            -3.6195877,
-            0.4323751,
-            0.5329367,
-            -1.5367229,
-            1.7375301,
-            2.7096667,
-            1.4673728,
-            0.2567222,
+        "loss": 3.0367045,
+        "acc": 0.3668058,
+        "clean_only": [
+            -1.0578976,
+            -0.007379,
+            0.5416671,
+            -1.6933599,
+            -1.3785697,
+            -0.9509673,
+            0.9744878,
+            1.1553859,
+            0.3325857,
+            0.4246587,
+            -0.5045658,
+            -1.1814421,
+            0.3953481,
+            0.7381549,
+            -0.0280869,
+            -2.0197394,
+            0.2712253,
+            0.0807799,
+            -0.7743211,
+            0.8014627,
+            1.3791181,
+            0.8449293,
+            0.1844824,
+            -0.5797473,
+            0.4874409,
+            -1.2050023,
+            0.7857721,
+            0.7241181,
+            0.185377,
+            0.9243019,
+            -0.5173762,
+            0.7938987,
+            0.4815196,
+            -0.0413534,
+            0.7669969,
+            -0.6865738,
+            -0.3301474,
+            -1.4879886,
+            0.0086532,
+            0.5669622,
+            0.7889393,
+            0.3547289,
+            0.6520311,
         ],
-        "per_tensor": [
-            -2.0019674,
-            -0.029775,
-            1.1275303,
-            -3.3564806,
-            -2.8369942,
-            -1.8986491,
-            2.0326593,
-            2.1945853,
-            0.6959755,
-            0.8880822,
-            -1.2048999,
-            -2.3625271,
-            0.9666215,
-            1.4399018,
-            -0.2496183,
-            -3.8902922,
-            0.5010952,
-            0.3026247,
-            -1.5288894,
-            1.6074013,
-            2.8522558,
-            1.5869728,
-            0.2546043,
+        "adversarial_only": [
+            -1.0201572,
+            -0.025123,
+            0.5367652,
+            -1.699118,
+            -1.3892417,
+            -0.9037833,
+            0.9920493,
+            1.1338395,
+            0.3294151,
+            0.4585355,
+            -0.5605301,
+            -1.1703022,
+            0.4182315,
+            0.7233616,
+            -0.0395121,
+            -1.9743675,
+            0.2663079,
+            0.10715,
+            -0.7713031,
+            0.7848232,
+            1.4673165,
+            0.8565965,
+            0.1650129,
+            -0.5787238,
+            0.4936858,
+            -1.1695055,
+            0.7957519,
+            0.6786416,
+            0.1851113,
+            0.9233917,
+            -0.5162004,
+            0.7260378,
+            0.5092959,
+            -0.0012687,
+            0.7555497,
+            -0.6640222,
+            -0.3412518,
+            -1.4936241,
+            0.0291902,
+            0.5520607,
+            0.7796348,
+            0.3709568,
+            0.6451077,
+        ],
+        "sum": [
+            -1.0713972,
+            -0.0059438,
+            0.4909771,
+            -1.705369,
+            -1.3699365,
+            -0.8970352,
+            0.9641179,
+            1.1773219,
+            0.3413309,
+            0.4343771,
+            -0.4679266,
+            -1.177487,
+            0.341181,
+            0.7069814,
+            0.0191654,
+            -2.0132058,
+            0.2778288,
+            0.0626147,
+            -0.781858,
+            0.7987989,
+            1.4079661,
+            0.85721,
+            0.2191054,
+            -0.5739933,
+            0.4544507,
+            -1.0905172,
+            0.7435555,
+            0.6518494,
+            0.2908319,
+            0.8528653,
+            -0.5513946,
+            0.7102265,
+            0.4983643,
+            0.0254742,
+            0.786579,
+            -0.6937694,
+            -0.3425339,
+            -1.4161528,
+            -0.0181993,
+            0.5219789,
+            0.8691053,
+            0.3068327,
+            0.6197613,
+        ],
+        "raw_gradient": [
+            -1.0497051,
+            -0.0083881,
+            0.5404782,
+            -1.6938236,
+            -1.3774658,
+            -0.9425336,
+            0.9759285,
+            1.1507089,
+            0.332349,
+            0.4300877,
+            -0.5242805,
+            -1.1800807,
+            0.3964213,
+            0.7357858,
+            -0.0307281,
+            -2.0059559,
+            0.2709696,
+            0.0833859,
+            -0.7733297,
+            0.8014946,
+            1.3990211,
+            0.8458944,
+            0.1831691,
+            -0.5781165,
+            0.4903005,
+            -1.1948436,
+            0.780606,
+            0.7191257,
+            0.1865225,
+            0.9240604,
+            -0.5182803,
+            0.7808265,
+            0.4892522,
+            -0.0360137,
+            0.7663596,
+            -0.6854759,
+            -0.330608,
+            -1.4875852,
+            0.0098627,
+            0.5653492,
+            0.7898831,
+            0.3554695,
+            0.6503466,
         ],
         "unweighted": [
-            -2.0063081,
-            -0.0439999,
-            1.1221668,
-            -3.3657134,
-            -2.8121302,
-            -1.8950529,
-            2.0146403,
-            2.2114649,
-            0.6932131,
-            0.8943475,
-            -1.208133,
-            -2.367559,
-            0.9581073,
-            1.4968776,
-            -0.205203,
-            -3.9262807,
-            0.517413,
-            0.2726148,
-            -1.5241097,
-            1.5813465,
-            2.8740919,
-            1.6621904,
-            0.2503494,
+            -1.038204,
+            0.0021513,
+            0.5697684,
+            -1.6903108,
+            -1.3884616,
+            -0.9356411,
+            0.9763958,
+            1.1195738,
+            0.3274004,
+            0.4542033,
+            -0.5234973,
+            -1.1655687,
+            0.4376194,
+            0.7412773,
+            -0.0490879,
+            -1.9962167,
+            0.2770824,
+            0.1166414,
+            -0.7670818,
+            0.7869566,
+            1.4177589,
+            0.866156,
+            0.1534627,
+            -0.5834015,
+            0.5011262,
+            -1.2166846,
+            0.803872,
+            0.7177005,
+            0.1453972,
+            0.9313239,
+            -0.4844186,
+            0.771699,
+            0.4953946,
+            -0.0330285,
+            0.7324377,
+            -0.6739691,
+            -0.3081929,
+            -1.5305047,
+            0.0305747,
+            0.5875568,
+            0.7374917,
+            0.4064842,
+            0.6517234,
         ],
     },
     "7.3": {
@@ -264,6 +435,181 @@ _STORED: dict = {
             -1.1515813,
         ],
     },
+    "7.6": {
+        "after": [
+            -0.5800188,
+            1.7109544,
+            0.9580431,
+            0.4853782,
+            1.0900531,
+            -1.5298786,
+            0.5935584,
+            1.3747307,
+            1.3039399,
+            -1.5305449,
+            -0.8791139,
+            0.5480653,
+            0.4000912,
+            -0.7448982,
+            1.2085123,
+            -0.1262603,
+            -0.1074992,
+            -0.4252851,
+            1.4787358,
+            -1.2094705,
+            1.4861059,
+            -0.315456,
+            -0.3170002,
+            -0.3085587,
+            0.0722467,
+            -0.1900045,
+            -0.4201131,
+            1.0738114,
+            0.8552617,
+            -0.3522144,
+            -0.3445133,
+            1.774451,
+            0.348546,
+            0.11077,
+            -0.4852277,
+            -0.3418598,
+            0.672305,
+            0.5472059,
+            0.868053,
+            0.9257023,
+            -0.6354637,
+            -0.0857101,
+            1.8126504,
+            0.8839606,
+            0.4308185,
+            -0.1106,
+            -0.2652286,
+            -0.7851747,
+            1.9970815,
+            0.5412492,
+            -0.5614982,
+            -0.3915626,
+            0.3791409,
+            -0.83877,
+            0.5507965,
+        ],
+        "loss": 6.0047312,
+        "acc": 0.1826057,
+        "no_regularization": [
+            -0.5917016,
+            1.7458879,
+            0.9775629,
+            0.4964023,
+            1.111904,
+            -1.5610203,
+            0.6062063,
+            1.4029366,
+            1.3311137,
+            -1.5615566,
+            -0.896805,
+            0.5575946,
+            0.4073669,
+            -0.7597932,
+            1.2330943,
+            -0.1273984,
+            -0.1099289,
+            -0.4339692,
+            1.5077944,
+            -1.2330709,
+            1.4858364,
+            -0.3154239,
+            -0.3174061,
+            -0.3083622,
+            0.0724906,
+            -0.1893938,
+            -0.4201482,
+            1.0740569,
+            0.8552834,
+            -0.3522197,
+            -0.3444797,
+            1.7744596,
+            0.3448601,
+            0.1120931,
+            -0.4848446,
+            -0.3416946,
+            0.6755871,
+            0.5482658,
+            0.868937,
+            0.9276927,
+            -0.6355682,
+            -0.0856407,
+            1.8126855,
+            0.8839066,
+            0.4307854,
+            -0.1105129,
+            -0.2652628,
+            -0.7851514,
+            1.9970924,
+            0.5415602,
+            -0.5614942,
+            -0.3918775,
+            0.3791431,
+            -0.8387835,
+            0.5508078,
+        ],
+        "unweighted": [
+            -0.5539421,
+            1.7134076,
+            0.9623824,
+            0.4977445,
+            1.0746469,
+            -1.5314783,
+            0.6295356,
+            1.3812933,
+            1.3400135,
+            -1.5296003,
+            -0.872683,
+            0.5158041,
+            0.3621042,
+            -0.7420161,
+            1.2269498,
+            -0.0976888,
+            -0.1127872,
+            -0.4253984,
+            1.4288882,
+            -1.1942909,
+            1.5119388,
+            -0.3129206,
+            -0.3074141,
+            -0.3054563,
+            0.2138505,
+            -0.2347532,
+            -0.5777915,
+            1.0639186,
+            0.8151175,
+            -0.3313743,
+            -0.3574518,
+            1.8285441,
+            0.3514958,
+            0.1108096,
+            -0.4866266,
+            -0.3428009,
+            0.6895112,
+            0.547166,
+            0.8648161,
+            0.9217916,
+            -0.6220497,
+            -0.1214715,
+            1.8349977,
+            0.8856116,
+            0.4399091,
+            -0.1213416,
+            -0.3136483,
+            -0.7860705,
+            2.046397,
+            0.5743079,
+            -0.653787,
+            -0.3323324,
+            0.4170067,
+            -0.864998,
+            0.5391586,
+        ],
+    },
 }
 
 
@@ -302,6 +648,18 @@ def _run(fn, what: str):
                 "用 x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)"
             )
         raise
+    except TypeError as exc:
+        text = str(exc)
+        if "multiple values for argument 'sample_weight'" in text:
+            fail(
+                "给一个 Mean 跟踪器传了 (y, y_pred, sample_weight)：多输出模型的 price_loss / "
+                "kind_loss 是 compute_loss 自己更新的 Mean 跟踪器，只更新名为 loss 的那个和你自己的指标"
+            )
+        if "'NoneType' object is not subscriptable" in text:
+            fail(
+                '不带样本权重时 sample_weight 是 None，不能取 sample_weight["price"]：先判断是否为 None'
+            )
+        raise
     raise AssertionError("unreachable")
 
 
@@ -332,31 +690,41 @@ def _fill(model, seed: int, scale: float = 1.0) -> None:
 
 # ---------------------------------------------------------------- exercise 7.1
 
+_OUTPUT_KEYS = ["loss", "price_loss", "kind_loss", "price_mae", "kind_accuracy"]
+
 
 def _case_71(model_class):
-    """Visible inputs of 7.1: Input(3) -> Dropout(0.5) -> Dense(2), MSE, 12 samples, batch 4."""
+    """Visible inputs of 7.1: Input(4) -> Dropout(0.5) -> Dense(6, tanh) -> {"price": Dense(1),
+    "kind": Dense(3)}, weights N(0, 1), MSE + logits cross-entropy with loss_weights 1.0 / 0.5,
+    12 samples, batch 4."""
     import keras
 
-    inputs = keras.Input(shape=(3,))
-    model = model_class(inputs, keras.layers.Dense(2)(keras.layers.Dropout(0.5)(inputs)))
+    inputs = keras.Input(shape=(4,))
+    h = keras.layers.Dense(6, activation="tanh")(keras.layers.Dropout(0.5)(inputs))
+    outputs = {
+        "price": keras.layers.Dense(1, name="price")(h),
+        "kind": keras.layers.Dense(3, name="kind")(h),
+    }
+    model = model_class(inputs, outputs)
     if not isinstance(model, keras.Model):
-        fail("WeightedEvalModel 应继承 keras.Model")
+        fail("TwoOutputEvalModel 应继承 keras.Model")
     _fill(model, 71)
     model.compile(
         optimizer="sgd",
-        loss="mse",
-        weighted_metrics=[keras.metrics.MeanAbsoluteError(name="mae")],
+        loss={"price": "mse", "kind": keras.losses.SparseCategoricalCrossentropy(from_logits=True)},
+        loss_weights={"price": 1.0, "kind": 0.5},
     )
     rng = np.random.default_rng(72)
-    x = rng.normal(size=(12, 3)).astype("float32")
-    y = rng.normal(size=(12, 2)).astype("float32")
+    x = rng.normal(size=(12, 4)).astype("float32")
+    y = {"price": rng.normal(size=(12, 1)).astype("float32"), "kind": rng.integers(0, 3, size=12)}
     w = rng.uniform(0.0, 3.0, size=12).astype("float32")
     return model, x, y, w
 
 
-def check_weighted_test_step(model_class) -> None:
-    """Exercise 7.1: ``test_step`` with ``training=False``, compiled loss and sample weights."""
-    want = _STORED["7.1"]
+def check_two_output_test_step(model_class) -> None:
+    """Exercise 7.1: ``test_step`` of a two-output model, total loss from ``compute_loss``,
+    ``price_mae`` / ``kind_accuracy`` each on its own output with the sample weights."""
+    want = {k: dict(zip(_OUTPUT_KEYS, v)) for k, v in _STORED["7.1"].items()}
     model, x, y, w = _case_71(model_class)
 
     def evaluate(weights):
@@ -364,45 +732,51 @@ def check_weighted_test_step(model_class) -> None:
             x, y, sample_weight=weights, batch_size=4, verbose=0, return_dict=True
         )
 
-    got = _logs(_run(lambda: evaluate(w), "test_step"), ["loss", "mae"], "evaluate 的结果")
-    again = _logs(evaluate(w), ["loss", "mae"], "第二次 evaluate 的结果")
-    if not (_close(got["loss"], again["loss"], 1e-6) and _close(got["mae"], again["mae"], 1e-6)):
+    got = _logs(_run(lambda: evaluate(w), "test_step"), _OUTPUT_KEYS, "evaluate 的结果")
+    again = _logs(evaluate(w), _OUTPUT_KEYS, "第二次 evaluate 的结果")
+    if not all(_close(got[k], again[k], 1e-6) for k in _OUTPUT_KEYS):
         fail(
             "同一份数据评估两次结果不同：前向计算应写 self(x, training=False)，Dropout 在评估时要关闭"
         )
-    if not _close(got["loss"], want["loss"]):
-        if _close(got["loss"], want["prediction_mean"]):
+    right, plain = want["weighted"], want["plain"]
+    if not _close(got["loss"], right["loss"]):
+        if _close(got["loss"], got["price_loss"] + got["kind_loss"]):
             fail(
-                "loss 变成了预测值的平均：Keras 2 的 self.compiled_metrics.update_state(...) 在 Keras 3 "
-                "里只是个过渡用的替身，会把名为 loss 的 Mean 指标当成普通指标更新。"
-                "遍历 self.metrics：名为 loss 的更新 loss，其余的更新 (y, y_pred, sample_weight)"
+                "loss 等于两个输出损失的直接相加，loss_weights 没有用上：总损失直接用 "
+                "self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)"
             )
-        if _close(got["loss"], want["plain_loss"]):
-            fail(
-                "loss 没有按样本权重加权：用 keras.utils.unpack_x_y_sample_weight(data) 拆出 "
-                "sample_weight，并传给 self.compute_loss(..., sample_weight=sample_weight)"
-            )
+        if _close(got["loss"], plain["loss"]):
+            fail("loss 没有按样本权重加权：把 sample_weight 传给 self.compute_loss")
         fail(
-            f"loss 应为 {want['loss']:.5f}，实际是 {float(got['loss']):.5f}：用 self.compute_loss 计算"
-            "编译时指定的损失（不要自己写死某个损失函数），并用 training=False"
+            f"loss 应为 {right['loss']:.5f}，实际是 {float(got['loss']):.5f}：用 self.compute_loss "
+            "计算编译时的两个损失（它已经乘上了 loss_weights），并用 training=False"
         )
-    if not _close(got["mae"], want["mae"]):
-        if _close(got["mae"], want["plain_mae"]):
-            fail(
-                "mae 没有按样本权重加权：更新其余指标时写 m.update_state(y, y_pred, sample_weight=sample_weight)"
-            )
+    if not (
+        _close(got["price_loss"], right["price_loss"])
+        and _close(got["kind_loss"], right["kind_loss"])
+    ):
         fail(
-            f"mae 应为 {want['mae']:.5f}，实际是 {float(got['mae']):.5f}：检查 update_state 的参数 (y, y_pred)"
+            "price_loss / kind_loss 不对：这两个跟踪器由 self.compute_loss 自己更新，"
+            "test_step 里不要再更新它们"
         )
-    plain = _logs(
-        _run(lambda: evaluate(None), "test_step"),
-        ["loss", "mae"],
+    for key, output in [("price_mae", "price"), ("kind_accuracy", "kind")]:
+        if not _close(got[key], right[key]):
+            if _close(got[key], plain[key]):
+                fail(
+                    f'{key} 没有按样本权重加权：用 sample_weight["{output}"]（按输出拆好的权重）'
+                    f'更新它：update_state(y["{output}"], y_pred["{output}"], sample_weight=...)'
+                )
+            fail(
+                f"{key} 应为 {right[key]:.5f}，实际是 {float(got[key]):.5f}：它只看 "
+                f'"{output}" 这个输出，用 y["{output}"] 和 y_pred["{output}"] 更新'
+            )
+    unweighted = _logs(
+        _run(lambda: evaluate(None), "不带样本权重的 test_step"),
+        _OUTPUT_KEYS,
         "不带 sample_weight 的 evaluate 结果",
     )
-    if not (_close(plain["loss"], want["plain_loss"]) and _close(plain["mae"], want["plain_mae"])):
-        fail(
-            "不带样本权重 (data 只有 (x, y)) 时结果不对：unpack_x_y_sample_weight 会给出 sample_weight=None"
-        )
+    if not all(_close(unweighted[k], plain[k]) for k in _OUTPUT_KEYS):
+        fail("不带样本权重时结果不对：这时 sample_weight 是 None，各指标都不加权")
     passed()
 
 
@@ -410,58 +784,72 @@ def check_weighted_test_step(model_class) -> None:
 
 
 def _case_72(model_class):
-    """Visible inputs of 7.2: Input(4) -> Dense(3, tanh) -> Dense(2), weights 2 x N(0, 1),
-    MSE, SGD(0.1), clip_norm=1.0, one batch of 6 weighted samples."""
+    """Visible inputs of 7.2: Input(4) -> Dense(5, tanh) -> Dense(3) logits, weights N(0, 1),
+    epsilon=0.3, logits cross-entropy, SGD(0.1), two weighted batches of 4."""
     import keras
 
     inputs = keras.Input(shape=(4,))
-    hidden = keras.layers.Dense(3, activation="tanh")(inputs)
-    model = model_class(inputs, keras.layers.Dense(2)(hidden), clip_norm=1.0)
+    hidden = keras.layers.Dense(5, activation="tanh")(inputs)
+    model = model_class(inputs, keras.layers.Dense(3)(hidden), epsilon=0.3)
     if not isinstance(model, keras.Model):
-        fail("ClipNormModel 应继承 keras.Model")
-    _fill(model, 72, scale=2.0)
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1), loss="mse")
+        fail("AdversarialModel 应继承 keras.Model")
+    _fill(model, 72)
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=0.1),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="acc")],
+    )
     rng = np.random.default_rng(73)
-    x = rng.normal(size=(6, 4)).astype("float32")
-    y = (2.0 * rng.normal(size=(6, 2))).astype("float32")
-    w = rng.uniform(0.2, 3.0, size=6).astype("float32")
+    x = rng.normal(size=(8, 4)).astype("float32")
+    y = rng.integers(0, 3, size=8)
+    w = rng.uniform(0.2, 3.0, size=8).astype("float32")
     return model, x, y, w
 
 
-def check_clipnorm_train_step(model_class) -> None:
-    """Exercise 7.2: one ``fit()`` step with the compiled loss, sample weights, global-norm clipping."""
+def check_adversarial_train_step(model_class) -> None:
+    """Exercise 7.2: FGSM adversarial training, the mean of the clean and adversarial losses."""
     want = _STORED["7.2"]
     model, x, y, w = _case_72(model_class)
     before = _flat(model.trainable_variables)
     history = _run(
-        lambda: model.fit(x, y, sample_weight=w, batch_size=6, epochs=1, shuffle=False, verbose=0),
+        lambda: model.fit(x, y, sample_weight=w, batch_size=4, epochs=1, shuffle=False, verbose=0),
         "train_step",
     )
     after = _flat(model.trainable_variables)
     if np.allclose(after, before):
+        fail("训练后权重没有变化：是否忘了 self.optimizer.apply(grads, self.trainable_variables)？")
+    if not _close(after, want["after"]):
+        for key, message in [
+            (
+                "clean_only",
+                "权重和只在干净输入上训练时一样：扰动没有起作用。x_adv = x + epsilon * sign(dL/dx)，训练目标是 (L(x) + L(x_adv)) / 2",
+            ),
+            (
+                "adversarial_only",
+                "只在 x_adv 上训练了：训练目标是干净损失和对抗损失的平均 (L(x) + L(x_adv)) / 2",
+            ),
+            ("sum", "训练目标用了两份损失的和：题目要求平均 (L(x) + L(x_adv)) / 2"),
+            (
+                "raw_gradient",
+                "扰动用了梯度本身：FGSM 用梯度的符号，x_adv = x + epsilon * tf.sign(梯度)",
+            ),
+            ("unweighted", "损失没有使用样本权重：sample_weight 要传给两次 self.compute_loss"),
+        ]:
+            if _close(after, want[key]):
+                fail(message)
         fail(
-            "一步训练后权重没有变化：是否忘了 self.optimizer.apply(grads, self.trainable_variables)？"
+            "更新后的权重与预期不同：先在一个 GradientTape 里 watch(x)、以 training=False 求损失对 x 的梯度，"
+            "再在另一个 GradientTape 里对平均损失求权重的梯度"
         )
-    if _close(after, want["after"]):
-        logs = _logs(getattr(history, "history", None), ["loss"], "history.history")
-        if not _close(logs["loss"][0], want["loss"]):
-            fail("history 里的 loss 不对：用这一步 compute_loss 得到的损失更新名为 loss 的指标")
-        passed()
-        return
-    if _close(after, want["unclipped"]):
+    logs = _logs(getattr(history, "history", None), ["loss", "acc"], "history.history")
+    if not _close(logs["loss"][0], want["loss"]):
         fail(
-            "梯度没有被裁剪：用 tf.clip_by_global_norm(grads, self.clip_norm) 把全局范数限制在 self.clip_norm"
+            f"history 的 loss 应为 {want['loss']:.5f}，实际是 {float(logs['loss'][0]):.5f}："
+            "名为 loss 的跟踪器用平均损失 (L(x) + L(x_adv)) / 2 更新"
         )
-    if _close(after, want["per_tensor"]):
-        fail(
-            "对每个张量分别裁剪了范数 (tf.clip_by_norm)：题目要求按全部梯度的全局范数裁剪 (tf.clip_by_global_norm)"
-        )
-    if _close(after, want["unweighted"]):
-        fail("损失没有使用样本权重：sample_weight 要从 data 中拆出来并传给 self.compute_loss")
-    fail(
-        "更新后的权重与预期不同：检查损失（用 self.compute_loss）、梯度裁剪的阈值 self.clip_norm 和优化器调用"
-    )
-    raise AssertionError("unreachable")
+    if not _close(logs["acc"][0], want["acc"]):
+        fail("history 的 acc 不对：其余指标用干净输入的预测 (y, y_pred, sample_weight) 更新")
+    passed()
 
 
 # ---------------------------------------------------------------- exercise 7.3
@@ -498,14 +886,14 @@ def check_penalty_trackers(model_class) -> None:
     logs = _logs(getattr(history, "history", None), keys, "history.history")
     extra = sorted(set(history.history) - set(keys))
     if extra:
-        fail(f"history 里多了 {extra}：metrics 属性只列出自己的三个追踪器，train_step 也只返回它们")
+        fail(f"history 里多了 {extra}：metrics 属性只列出自己的三个跟踪器，train_step 也只返回它们")
     epochs = np.asarray(want["epochs"])  # (epoch, key)
     got = np.stack([logs[k] for k in keys], axis=1)
     if got.shape != epochs.shape:
         fail(f"history 每个键应有 2 个值（每轮一个），实际形状 {got.shape}")
     if not _close(got[0], epochs[0]):
         if _close(got[0], want["epoch1_last_batch"]):
-            fail("每轮报告的是最后一个批次的值：返回追踪器的 result()，不要返回这一批的张量")
+            fail("每轮报告的是最后一个批次的值：返回跟踪器的 result()，不要返回这一批的张量")
         if _close(got[0][1], epochs[0][1]) and not _close(got[0][2], epochs[0][2]):
             fail("penalty 不对：penalty = beta * mean(y_pred ** 2)，用构造参数 beta，不要写死")
         fail(
@@ -515,7 +903,7 @@ def check_penalty_trackers(model_class) -> None:
     if not _close(got[1], epochs[1]):
         if _close(got[1], want["epoch2_cumulative"]):
             fail(
-                "第 2 轮的数值包含了第 1 轮的数据：追踪器没有在每轮开始时重置。"
+                "第 2 轮的数值包含了第 1 轮的数据：跟踪器没有在每轮开始时重置。"
                 "把它们列在 metrics 属性里，fit() 才会每轮调用 reset_state()"
             )
         fail(
@@ -525,7 +913,7 @@ def check_penalty_trackers(model_class) -> None:
     names = [getattr(m, "name", None) for m in model.metrics]
     if names != keys or [type(m).__name__ for m in model.metrics] != ["Mean"] * 3:
         fail(
-            f"model.metrics 应正好是三个 Mean 追踪器 {keys}（按这个顺序），实际是 {names}：重写 metrics 属性"
+            f"model.metrics 应正好是三个 Mean 跟踪器 {keys}（按这个顺序），实际是 {names}：重写 metrics 属性"
         )
     val = _logs(
         _run(
@@ -537,7 +925,7 @@ def check_penalty_trackers(model_class) -> None:
     )
     if not _close([val[k] for k in keys], want["evaluate"]):
         fail(
-            "evaluate() 的结果不对：test_step 用 training=False 计算同样的三个量，只更新追踪器，不更新权重"
+            "evaluate() 的结果不对：test_step 用 training=False 计算同样的三个量，只更新跟踪器，不更新权重"
         )
     passed()
 
@@ -610,4 +998,73 @@ def check_two_speed_step(model_class) -> None:
         fail(
             "history 的 mae 不对：其余指标用 m.update_state(y, y_pred, sample_weight=sample_weight) 更新"
         )
+    passed()
+
+
+# ---------------------------------------------------------------- exercise 7.6
+
+
+def _case_76(model_class):
+    """Visible inputs of 7.6: Input(5) -> Dense(4, tanh, L2(0.05)) -> BatchNormalization(momentum
+    0.5) -> Dense(3) logits, weights N(0, 1), logits cross-entropy, SGD(0.1), two weighted
+    batches of 4."""
+    import keras
+
+    inputs = keras.Input(shape=(5,))
+    h = keras.layers.Dense(4, activation="tanh", kernel_regularizer=keras.regularizers.L2(0.05))(
+        inputs
+    )
+    h = keras.layers.BatchNormalization(momentum=0.5)(h)
+    model = model_class(inputs, keras.layers.Dense(3)(h))
+    if not isinstance(model, keras.Model):
+        fail("FixedStepModel 应继承 keras.Model")
+    _fill(model, 76)
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=0.1),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="acc")],
+    )
+    rng = np.random.default_rng(77)
+    x = rng.normal(size=(8, 5)).astype("float32")
+    y = rng.integers(0, 3, size=8)
+    w = rng.uniform(0.2, 3.0, size=8).astype("float32")
+    return model, x, y, w
+
+
+def check_fixed_train_step(model_class) -> None:
+    """Exercise 7.6: the fixed train_step trains in training mode (batch normalization updates
+    its statistics) on the compiled loss plus the regularization losses, with sample weights."""
+    want = _STORED["7.6"]
+    model, x, y, w = _case_76(model_class)
+    stats = [v for v in model.non_trainable_variables if "moving" in v.path]
+    before_stats, before = _flat(stats), _flat(model.trainable_variables)
+    history = _run(
+        lambda: model.fit(x, y, sample_weight=w, batch_size=4, epochs=1, shuffle=False, verbose=0),
+        "train_step",
+    )
+    if np.allclose(_flat(model.trainable_variables), before):
+        fail("训练后权重没有变化：是否忘了 self.optimizer.apply(grads, self.trainable_variables)？")
+    if np.allclose(_flat(stats), before_stats):
+        fail(
+            "训练后批归一化的 moving_mean / moving_variance 没有变化：前向计算没有进入训练模式。"
+            "在 train_step 里写 self(x, training=True)"
+        )
+    after = _flat(model.weights)
+    if not _close(after, want["after"]):
+        if _close(after, want["no_regularization"]):
+            fail(
+                "正则化损失没有进入训练目标（L2 项不起作用）：用 self.compute_loss(x=x, y=y, "
+                "y_pred=y_pred, sample_weight=sample_weight)，它在编译时的损失上加上 model.losses"
+            )
+        if _close(after, want["unweighted"]):
+            fail("损失没有使用样本权重：把 sample_weight 传给 self.compute_loss")
+        fail(
+            "更新后的权重与预期不同：在 GradientTape 里用 self(x, training=True) 前向、"
+            "self.compute_loss(...) 算损失，再对 self.trainable_variables 求梯度并更新"
+        )
+    logs = _logs(getattr(history, "history", None), ["loss", "acc"], "history.history")
+    if not _close(logs["loss"][0], want["loss"]):
+        fail("history 的 loss 不对：用 compute_loss 的结果更新名为 loss 的跟踪器")
+    if not _close(logs["acc"][0], want["acc"]):
+        fail("history 的 acc 不对：其余指标用 (y, y_pred, sample_weight) 更新")
     passed()
