@@ -9,6 +9,8 @@ inputs against their own reference.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import tempfile
 
@@ -723,7 +725,8 @@ def check_export_predict(export_fn, predict_fn) -> None:
     model, image, features = export_case()
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "exported")
-        _run(lambda: export_fn(model, path), "export_model")
+        with contextlib.redirect_stdout(io.StringIO()):  # export() lists its endpoints
+            _run(lambda: export_fn(model, path), "export_model")
         if not os.path.exists(os.path.join(path, "saved_model.pb")):
             fail(f"{path} 下没有 saved_model.pb：用 model.export(export_dir) 导出 SavedModel")
         model = None  # predict_one must work from the exported folder alone
