@@ -7,7 +7,8 @@ scalar variables whose names start with ``test_acc`` (each chapter that trains a
 classifier reports its test accuracy so), then a whole-course line: the total time against
 the 30-minute goal and each chapter's headline accuracy. Targets on the course's 2-core CPU at
 full size: each chapter <= 300 s (chapters 03, the CNN, and 09, the capstone: 480 s); chapter 01
->= 0.87 test accuracy, chapter 03 >= 0.92. At small size each chapter should take <= 60 s.
+>= 0.87 test accuracy, chapter 03 >= 0.90 (its CPU schedule, 2 epochs; 6 epochs where a GPU
+is found, about 0.92-0.93). At small size each chapter should take <= 60 s.
 """
 
 from __future__ import annotations
