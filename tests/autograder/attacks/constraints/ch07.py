@@ -4,8 +4,8 @@ constraint of the exercise (``constrain(...)`` in the grade cell's hidden block)
 ``ANSWERS[answer grade_id]``: ``(what it violates, full answer-cell source)``. Graded through
 the real grader, each must score 0 on its exercise while the other exercises keep full marks.
 Several keep a Keras 2 call in a branch that never runs: the constraint is judged on the source.
-``DELEGATIONS[answer grade_id]``: an answer that delegated to ``course_utils`` before issue 16
-(the old ``course_utils.checks.ch07._global_clip`` clipped by the global norm); it now scores 0.
+``DELEGATIONS`` is empty: the answer that once delegated to ``course_utils`` (the old
+``course_utils.checks.ch07._global_clip``) belonged to an exercise the chapter no longer has.
 """
 
 _METRICS = """
@@ -19,16 +19,34 @@ _METRICS = """
 
 # ---------------------------------------------------------------- 7.1
 
+_TWO_INIT = """class TwoOutputEvalModel(keras.Model):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.price_mae = keras.metrics.MeanAbsoluteError(name="price_mae")
+        self.kind_accuracy = keras.metrics.SparseCategoricalAccuracy(name="kind_accuracy")
 
-def _eval(loss_line: str, extra: str = "", head: str = "") -> str:
+    def test_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+"""
+_TWO_METRICS = """        weights = {"price": None, "kind": None} if sample_weight is None else sample_weight
+        self.price_mae.update_state(y["price"], y_pred["price"], sample_weight=weights["price"])
+        self.kind_accuracy.update_state(y["kind"], y_pred["kind"], sample_weight=weights["kind"])
+"""
+_TWO_RETURN = """        for m in self.metrics:
+            if m.name == "loss":
+                m.update_state(loss)
+        return {m.name: m.result() for m in self.metrics}
+"""
+
+
+def _two_output(loss_line: str, head: str = "") -> str:
     return (
-        "class WeightedEvalModel(keras.Model):\n"
-        "    def test_step(self, data):\n"
-        "        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)\n"
-        f"{head}"
-        "        y_pred = self(x, training=False)\n"
-        f"        {loss_line}\n"
-        f"{extra}" + _METRICS
+        _TWO_INIT
+        + head
+        + "        y_pred = self(x, training=False)\n"
+        + f"        {loss_line}\n"
+        + _TWO_METRICS
+        + _TWO_RETURN
     )
 
 
@@ -39,123 +57,134 @@ _BUILD = (
 )
 _COMPUTE = "loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)"
 
-EVAL_ANSWERS = [
+TWO_OUTPUT_ANSWERS = [
     (
         "require compute_loss: the compiled loss container (model._compile_loss) plus the layers' losses by hand",
-        _eval(
-            "loss = self._compile_loss(y, y_pred, sample_weight) + sum(self.losses)",
-            head=_BUILD,
+        _two_output(
+            "loss = self._compile_loss(y, y_pred, sample_weight) + sum(self.losses)", head=_BUILD
         ),
     ),
     (
         "forbid compiled_loss (Keras 2), in a branch that never runs",
-        _eval(
+        _two_output(
             _COMPUTE,
-            "        if x is None:\n"
-            "            loss = self.compiled_loss(y, y_pred, sample_weight=sample_weight)\n",
+            head="        if x is None:\n"
+            "            return self.compiled_loss(y, self(x), sample_weight=sample_weight)\n",
         ),
     ),
     (
         "forbid compiled_metrics (Keras 2), in a branch that never runs",
-        _eval(
+        _two_output(
             _COMPUTE,
-            "        if x is None:\n"
-            "            self.compiled_metrics.update_state(y, y_pred, sample_weight=sample_weight)\n",
+            head="        if x is None:\n"
+            "            self.compiled_metrics.update_state(y, self(x), sample_weight=sample_weight)\n",
         ),
     ),
     (
-        "forbid *.test_step: delegates to the default keras.Model.test_step",
-        "class WeightedEvalModel(keras.Model):\n"
-        "    def test_step(self, data):\n"
-        "        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)\n"
-        "        self.compute_loss(x=x, y=y, y_pred=self(x, training=False), sample_weight=sample_weight)\n"
-        "        return super().test_step(data)\n",
+        "forbid *.test_step: updates its own metrics, then the default keras.Model.test_step",
+        _TWO_INIT
+        + "        y_pred = self(x, training=False)\n"
+        + _TWO_METRICS
+        + "        return super().test_step(data)\n",
     ),
 ]
 
 # ---------------------------------------------------------------- 7.2
 
 
-def _clip(
-    loss_line: str = _COMPUTE,
-    clip_lines: str = "        grads, _ = tf.clip_by_global_norm(grads, self.clip_norm)\n",
-    apply_line: str = "self.optimizer.apply(grads, self.trainable_variables)",
-    before: str = "",
-) -> str:
-    return (
-        "class ClipNormModel(keras.Model):\n"
-        "    def __init__(self, *args, clip_norm=1.0, **kwargs):\n"
-        "        super().__init__(*args, **kwargs)\n"
-        "        self.clip_norm = clip_norm\n"
-        "\n"
-        "    def train_step(self, data):\n"
-        f"{before}"
-        "        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)\n"
+def _adversarial(
+    attack: str = (
+        "        with tf.GradientTape() as input_tape:\n"
+        "            input_tape.watch(x)\n"
+        "            attack = self.compute_loss(x=x, y=y, y_pred=self(x, training=False), sample_weight=sample_weight)\n"
+        "        x_adv = x + self.epsilon * tf.sign(input_tape.gradient(attack, x))\n"
+    ),
+    train: str = (
         "        with tf.GradientTape() as tape:\n"
         "            y_pred = self(x, training=True)\n"
-        f"            {loss_line}\n"
+        "            clean = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)\n"
+        "            adv = self.compute_loss(x=x_adv, y=y, y_pred=self(x_adv, training=True), sample_weight=sample_weight)\n"
+        "            loss = (clean + adv) / 2\n"
         "        grads = tape.gradient(loss, self.trainable_variables)\n"
-        f"{clip_lines}"
+    ),
+    apply_line: str = "self.optimizer.apply(grads, self.trainable_variables)",
+    head: str = "",
+) -> str:
+    return (
+        "class AdversarialModel(keras.Model):\n"
+        "    def __init__(self, *args, epsilon=0.1, **kwargs):\n"
+        "        super().__init__(*args, **kwargs)\n"
+        "        self.epsilon = epsilon\n"
+        "\n"
+        "    def train_step(self, data):\n"
+        f"{head}"
+        "        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)\n"
+        f"{attack}"
+        f"{train}"
         f"        {apply_line}\n" + _METRICS
     )
 
 
-CLIP_ANSWERS = [
+ADVERSARIAL_ANSWERS = [
     (
-        "require compute_loss: the compiled loss container (model._compile_loss) plus the layers' losses by hand",
-        _clip(
-            "loss = self._compile_loss(y, y_pred, sample_weight) + sum(self.losses)",
-            before=_BUILD,
+        "require GradientTape: tf.gradients inside the traced train_step, for the input and the weights",
+        _adversarial(
+            attack="        attack = self.compute_loss(x=x, y=y, y_pred=self(x, training=False), sample_weight=sample_weight)\n"
+            "        x_adv = x + self.epsilon * tf.sign(tf.gradients(attack, x)[0])\n",
+            train="        y_pred = self(x, training=True)\n"
+            "        clean = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)\n"
+            "        adv = self.compute_loss(x=x_adv, y=y, y_pred=self(x_adv, training=True), sample_weight=sample_weight)\n"
+            "        loss = (clean + adv) / 2\n"
+            "        grads = tf.gradients(loss, self.trainable_variables)\n",
         ),
     ),
     (
-        "require clip_by_global_norm: the global norm scaling written by hand",
-        _clip(
-            clip_lines="        norm = tf.linalg.global_norm(grads)\n"
-            "        scale = self.clip_norm / tf.maximum(norm, self.clip_norm)\n"
-            "        grads = [g * scale for g in grads]\n"
+        "require compute_loss: the compiled loss container (model._compile_loss) plus the layers' losses by hand",
+        _adversarial(
+            head=_BUILD,
+            attack="        with tf.GradientTape() as input_tape:\n"
+            "            input_tape.watch(x)\n"
+            "            attack = self._compile_loss(y, self(x, training=False), sample_weight)\n"
+            "        x_adv = x + self.epsilon * tf.sign(input_tape.gradient(attack, x))\n",
+            train="        with tf.GradientTape() as tape:\n"
+            "            y_pred = self(x, training=True)\n"
+            "            clean = self._compile_loss(y, y_pred, sample_weight)\n"
+            "            adv = self._compile_loss(y, self(x_adv, training=True), sample_weight)\n"
+            "            loss = (clean + adv) / 2 + sum(self.losses)\n"
+            "        grads = tape.gradient(loss, self.trainable_variables)\n",
         ),
     ),
     (
         "require apply: optimizer.apply_gradients instead of optimizer.apply",
-        _clip(apply_line="self.optimizer.apply_gradients(zip(grads, self.trainable_variables))"),
-    ),
-    (
-        "forbid clip_by_norm: tf.clip_by_norm on all gradients flattened into one vector",
-        _clip(
-            clip_lines="        tf.clip_by_global_norm(grads, self.clip_norm)\n"
-            "        flat = tf.concat([tf.reshape(g, [-1]) for g in grads], axis=0)\n"
-            "        flat = tf.clip_by_norm(flat, self.clip_norm)\n"
-            "        sizes = [g.shape.num_elements() for g in grads]\n"
-            "        grads = [tf.reshape(p, g.shape) for p, g in zip(tf.split(flat, sizes), grads)]\n"
-        ),
-    ),
-    (
-        "forbid global_clipnorm: lets the optimizer clip by the global norm",
-        _clip(
-            clip_lines="        tf.clip_by_global_norm(grads, self.clip_norm)\n"
-            "        self.optimizer.global_clipnorm = self.clip_norm\n"
+        _adversarial(
+            apply_line="self.optimizer.apply_gradients(zip(grads, self.trainable_variables))"
         ),
     ),
     (
         "forbid minimize (Keras 2), in a branch that never runs",
-        _clip(
-            before="        if self.clip_norm is None:\n"
+        _adversarial(
+            head="        if self.epsilon is None:\n"
             "            self.optimizer.minimize(lambda: 0.0, self.trainable_variables)\n"
         ),
     ),
     (
         "forbid compiled_loss (Keras 2), in a branch that never runs",
-        _clip(
-            before="        if self.clip_norm is None:\n"
+        _adversarial(
+            head="        if self.epsilon is None:\n"
             "            return self.compiled_loss(data[1], self(data[0]))\n"
         ),
     ),
     (
+        "forbid compiled_metrics (Keras 2), in a branch that never runs",
+        _adversarial(
+            head="        if self.epsilon is None:\n"
+            "            self.compiled_metrics.update_state(data[1], self(data[0]))\n"
+        ),
+    ),
+    (
         "forbid *.train_step: the default train_step, in a branch that never runs",
-        _clip(
-            before="        if self.clip_norm is None:\n"
-            "            return super().train_step(data)\n"
+        _adversarial(
+            head="        if self.epsilon is None:\n            return super().train_step(data)\n"
         ),
     ),
 ]
@@ -347,40 +376,79 @@ TWO_ANSWERS = [
     ),
 ]
 
+# ---------------------------------------------------------------- 7.6
+
+
+def _fixed(
+    tape_lines: str = (
+        "        with tf.GradientTape() as tape:\n"
+        "            y_pred = self(x, training=True)\n"
+        "            loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)\n"
+        "        grads = tape.gradient(loss, self.trainable_variables)\n"
+    ),
+    apply_line: str = "self.optimizer.apply(grads, self.trainable_variables)",
+    head: str = "",
+) -> str:
+    return (
+        "class FixedStepModel(keras.Model):\n"
+        "    def train_step(self, data):\n"
+        f"{head}"
+        "        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)\n"
+        f"{tape_lines}"
+        f"        {apply_line}\n" + _METRICS
+    )
+
+
+FIXED_ANSWERS = [
+    (
+        "require GradientTape: tf.gradients inside the traced train_step",
+        _fixed(
+            tape_lines="        y_pred = self(x, training=True)\n"
+            "        loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)\n"
+            "        grads = tf.gradients(loss, self.trainable_variables)\n"
+        ),
+    ),
+    (
+        "require compute_loss: the compiled loss container (model._compile_loss) plus the layers' losses by hand",
+        _fixed(
+            head=_BUILD,
+            tape_lines="        with tf.GradientTape() as tape:\n"
+            "            y_pred = self(x, training=True)\n"
+            "            loss = self._compile_loss(y, y_pred, sample_weight) + sum(self.losses)\n"
+            "        grads = tape.gradient(loss, self.trainable_variables)\n",
+        ),
+    ),
+    (
+        "require apply: optimizer.apply_gradients instead of optimizer.apply",
+        _fixed(apply_line="self.optimizer.apply_gradients(zip(grads, self.trainable_variables))"),
+    ),
+    (
+        "forbid *.train_step: the default train_step, in a branch that never runs",
+        _fixed(head="        if data is None:\n            return super().train_step(data)\n"),
+    ),
+    (
+        "forbid compiled_loss (Keras 2), in a branch that never runs",
+        _fixed(
+            head="        if data is None:\n            return self.compiled_loss(data[1], self(data[0]))\n"
+        ),
+    ),
+    (
+        "forbid minimize (Keras 2), in a branch that never runs",
+        _fixed(
+            head="        if data is None:\n"
+            "            self.optimizer.minimize(lambda: 0.0, self.trainable_variables)\n"
+        ),
+    ),
+]
+
 ANSWERS = {
-    "ch07_weighted_test_step": EVAL_ANSWERS,
-    "ch07_clipnorm_train_step": CLIP_ANSWERS,
+    "ch07_two_output_test_step": TWO_OUTPUT_ANSWERS,
+    "ch07_adversarial_train_step": ADVERSARIAL_ANSWERS,
     "ch07_penalty_trackers": PENALTY_ANSWERS,
     "ch07_two_speed_step": TWO_ANSWERS,
+    "ch07_fix_train_step": FIXED_ANSWERS,
 }
 
-DELEGATIONS = {
-    "ch07_clipnorm_train_step": """from course_utils.checks.ch07 import _global_clip
-
-
-class ClipNormModel(keras.Model):
-    def __init__(self, *args, clip_norm=1.0, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.clip_norm = clip_norm
-
-    def train_step(self, data):
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        with tf.GradientTape() as tape:
-            y_pred = self(x, training=True)
-            loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
-        grads = tape.gradient(loss, self.trainable_variables)
-        clipped = tf.numpy_function(
-            lambda *g: [np.float32(c) for c in _global_clip(list(g), self.clip_norm)[0]],
-            grads,
-            [tf.float32] * len(grads),
-        )
-        grads = [tf.reshape(c, g.shape) for c, g in zip(clipped, grads)]
-        self.optimizer.apply(grads, self.trainable_variables)
-        for m in self.metrics:
-            if m.name == "loss":
-                m.update_state(loss)
-            else:
-                m.update_state(y, y_pred, sample_weight=sample_weight)
-        return {m.name: m.result() for m in self.metrics}
-""",
-}
+# The exercise whose answer once delegated to course_utils.checks.ch07._global_clip (global-norm
+# clipping) is gone; no answer of this chapter has a course_utils helper to delegate to.
+DELEGATIONS: dict = {}
