@@ -40,7 +40,12 @@ def student_texts():
 
 def test_glossary_retires_what_the_course_promised():
     labels = {label for label, _ in retired_patterns()}
-    for label in ("accuracy", "GradientTape, tape", "BatchNormalization", "the authors' source material"):
+    for label in (
+        "accuracy",
+        "GradientTape, tape",
+        "BatchNormalization",
+        "the authors' source material",
+    ):
         assert any(label in x for x in labels), f"the glossary lost its row for {label}"
 
 
@@ -61,7 +66,13 @@ def test_each_retired_variant_is_caught(text, label):
 
 
 @pytest.mark.parametrize(
-    "text", ["混合精度 (mixed precision) 训练", "float32 精度", "测试集准确率 0.91", "tf.function 第一次调用时追踪函数"]
+    "text",
+    [
+        "混合精度 (mixed precision) 训练",
+        "float32 精度",
+        "测试集准确率 0.91",
+        "tf.function 第一次调用时追踪函数",
+    ],
 )
 def test_legitimate_uses_pass(text):
     assert not [lab for lab, pat in retired_patterns() if pat.search(text)]
