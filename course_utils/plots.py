@@ -19,12 +19,35 @@ def _history_dict(history) -> dict[str, list[float]]:
     return {str(k): [float(v) for v in vals] for k, vals in data.items()}
 
 
-def plot_history(history, metrics: Sequence[str] | None = None, title: str | None = None):
+def _validation_epochs(n_train: int, n_val: int, validation_freq: int | None) -> np.ndarray:
+    """The 1-based epochs that have a validation value: every epoch, or every k-th one after
+    ``fit(validation_freq=k)`` (epochs k, 2k, ...)."""
+    if validation_freq is None:
+        if n_val == n_train:
+            return np.arange(1, n_train + 1)
+        fits = [k for k in range(1, n_train + 1) if n_train // k == n_val]
+        if len(fits) != 1:
+            raise ValueError(
+                f"验证值只有 {n_val} 个、训练值有 {n_train} 个：请传入 fit 用的 "
+                f"validation_freq=k (validation ran on fewer epochs; pass validation_freq=k)"
+            )
+        validation_freq = fits[0]
+    return np.arange(validation_freq, n_train + 1, validation_freq)[:n_val]
+
+
+def plot_history(
+    history,
+    metrics: Sequence[str] | None = None,
+    title: str | None = None,
+    validation_freq: int | None = None,
+):
     """Plot training (solid) and validation (dashed) curves, one panel per metric.
 
     Args:
         history: what ``model.fit`` returns, or its ``history`` dict.
         metrics: names to plot (default: every metric without a ``val_`` prefix).
+        validation_freq: the ``validation_freq=k`` given to ``fit``, when validation ran only
+            every k-th epoch; worked out from the lengths when only one k fits.
 
     Used from chapter 01 on.
     """
@@ -41,7 +64,9 @@ def plot_history(history, metrics: Sequence[str] | None = None, title: str | Non
         epochs = np.arange(1, len(data[name]) + 1)
         ax.plot(epochs, data[name], "o-", label=f"train {name}")
         if f"val_{name}" in data:
-            ax.plot(epochs, data[f"val_{name}"], "s--", label=f"val {name}")
+            val = data[f"val_{name}"]
+            val_epochs = _validation_epochs(len(epochs), len(val), validation_freq)
+            ax.plot(val_epochs, val, "s--", label=f"val {name}")
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(name)

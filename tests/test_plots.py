@@ -69,3 +69,20 @@ def test_layer_table_and_count_params():
     assert inspect.count_params(model) == 15 + 12
     assert inspect.count_params(model, trainable=True) == 15 + 6
     assert inspect.count_params(model, trainable=False) == 6
+
+
+def test_plot_history_puts_sparse_validation_on_its_own_epochs():
+    """After fit(validation_freq=2) over 6 epochs, val_loss holds epochs 2, 4 and 6: the dashed
+    curve must sit on those epochs, not on 1, 2 and 3."""
+    history = {"loss": [6, 5, 4, 3, 2, 1], "val_loss": [5.5, 3.5, 1.5]}
+    fig = plots.plot_history(history)
+    val_line = [line for line in fig.axes[0].lines if line.get_label() == "val loss"][0]
+    assert list(val_line.get_xdata()) == [2, 4, 6]
+    fig = plots.plot_history({"loss": [5, 4, 3, 2, 1], "val_loss": [3.0]}, validation_freq=3)
+    val_line = [line for line in fig.axes[0].lines if line.get_label() == "val loss"][0]
+    assert list(val_line.get_xdata()) == [3]
+
+
+def test_plot_history_asks_for_validation_freq_when_the_lengths_are_ambiguous():
+    with pytest.raises(ValueError, match="validation_freq"):
+        plots.plot_history({"loss": [5, 4, 3, 2, 1], "val_loss": [3.0]})  # k = 3, 4 or 5
