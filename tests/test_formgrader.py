@@ -36,6 +36,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbexec import REPO
+from servers import require_server
 
 sys.path.insert(0, str(REPO))
 
@@ -253,23 +254,17 @@ def _lab(course: Path, log_path: Path):
             proc.wait(timeout=15)
 
 
-def _unavailable(reason: str):
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
 @pytest.mark.timeout(900)
 def test_manual_score_entered_in_formgrader_reaches_export(course, tmp_path):
     """Formgrader opens the graded notebook; a score typed for the written answer is in
     `nbgrader export`, and `generate_feedback` shows it without any hidden test."""
     if not CHROMIUM.exists():
-        _unavailable(f"{CHROMIUM} missing: `make install` installs Debian's chromium")
+        require_server(f"{CHROMIUM} missing: `make install` installs Debian's chromium")
     try:
         from playwright import sync_api as playwright_api
         from playwright.sync_api import expect
     except ImportError as exc:
-        _unavailable(f"playwright cannot be imported: {exc}")
+        require_server(f"playwright cannot be imported: {exc}")
     log_path = tmp_path / "jupyterlab.log"
     page = None
     with _lab(course, log_path) as (base, token), playwright_api.sync_playwright() as pw:
@@ -278,7 +273,7 @@ def test_manual_score_entered_in_formgrader_reaches_export(course, tmp_path):
                 executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-dev-shm-usage"]
             )
         except Exception as exc:  # noqa: BLE001 - no usable browser here
-            _unavailable(f"chromium does not start through playwright: {exc}")
+            require_server(f"chromium does not start through playwright: {exc}")
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(2 * MINUTE_MS)

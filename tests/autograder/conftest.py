@@ -5,9 +5,13 @@ class (every robustness case, graded together in a single ``--workers 2`` batch)
 from __future__ import annotations
 
 import csv
+import glob
 import os
+import pwd
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -20,6 +24,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO))
 
 import cases  # noqa: E402
+from servers import free_port  # noqa: E402
 
 from autograder.paths import chapters  # noqa: E402
 from autograder.release import Release  # noqa: E402
@@ -207,3 +212,100 @@ def check_run(tmp_path_factory):
     timings = tmp_path_factory.mktemp("check-timings") / "timings.json"
     proc = run_autograder("check", "--workers", "2", "--no-progress", "--timings", str(timings))
     return {"proc": proc, "table": parse_check_table(proc.stdout), "timings": timings}
+
+
+# --- a throwaway PostgreSQL server ----------------------------------------------------------
+
+
+def _pg_bin() -> Path | None:
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4])
+    )
+    if found:
+        return Path(found[-1]).parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+class PostgresUnavailable(Exception):
+    pass
+
+
+def start_postgres(root: Path):
+    """Start a PostgreSQL server on a temporary data directory and port; return
+    ``(url, stop)``. Raises ``PostgresUnavailable`` with the reason when it cannot."""
+    try:
+        import psycopg2  # noqa: F401
+    except ImportError:
+        raise PostgresUnavailable(
+            "psycopg2 is not installed (pip install psycopg2-binary)"
+        ) from None
+    bin_dir = _pg_bin()
+    if bin_dir is None:
+        raise PostgresUnavailable(
+            "no PostgreSQL server (Debian package postgresql; scripts/install_system_deps.sh)"
+        )
+    prefix: list[str] = []
+    if os.geteuid() == 0:  # postgres refuses to run as root
+        runuser = shutil.which("runuser")
+        user = next((u for u in ("postgres", "nobody") if _has_user(u)), None)
+        if runuser is None or user is None:
+            raise PostgresUnavailable("running as root with no runuser or postgres/nobody user")
+        prefix = [runuser, "-u", user, "--"]
+    # /tmp itself, not pytest's tmp_path: the server's user must be able to reach it.
+    data = Path(tempfile.mkdtemp(prefix="autograder-pg-", dir="/tmp"))
+    if prefix:
+        info = pwd.getpwnam(prefix[2])
+        os.chown(data, info.pw_uid, info.pw_gid)
+    port = free_port()
+
+    def run(*cmd, timeout=120):
+        return subprocess.run(
+            [*prefix, *cmd], capture_output=True, text=True, timeout=timeout, cwd="/"
+        )
+
+    proc = run(str(bin_dir / "initdb"), "-D", str(data / "db"), "-A", "trust", "-U", "postgres",
+               "-E", "UTF8", "--no-sync")  # fmt: skip
+    if proc.returncode != 0:
+        shutil.rmtree(data, ignore_errors=True)
+        raise PostgresUnavailable(f"initdb failed: {proc.stderr[-500:]}")
+    options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off"
+    proc = run(str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-o", options,
+               "-l", str(data / "server.log"), "-w", "-t", "60", "start")  # fmt: skip
+    if proc.returncode != 0:
+        log = (
+            (data / "server.log").read_text(errors="replace")
+            if (data / "server.log").exists()
+            else ""
+        )
+        shutil.rmtree(data, ignore_errors=True)
+        raise PostgresUnavailable(f"pg_ctl start failed: {proc.stderr[-300:]} {log[-300:]}")
+
+    def stop():
+        run(str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(data, ignore_errors=True)
+
+    return f"postgresql+psycopg2://postgres@127.0.0.1:{port}/postgres", stop
+
+
+def _has_user(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def postgres(tmp_path_factory):
+    """``{"url": ...}`` of a running server, or ``{"url": None, "reason": ...}`` (a test that
+    needs the server calls ``servers.require_server`` with the reason: under CI it fails)."""
+    try:
+        url, stop = start_postgres(tmp_path_factory.mktemp("pg"))
+    except PostgresUnavailable as exc:
+        yield {"url": None, "reason": str(exc)}
+        return
+    try:
+        yield {"url": url}
+    finally:
+        stop()

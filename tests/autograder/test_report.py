@@ -24,6 +24,7 @@ import nbformat
 import pytest
 from conftest import CELL_TIMEOUT, FIXTURE_SOURCE, NOTEBOOK_TIMEOUT, run_autograder
 from nbformat.v4 import new_code_cell, new_notebook, new_output
+from servers import require_server
 
 from autograder.hidden_tests import split
 from autograder.preprocessors import ScoreCells
@@ -253,12 +254,6 @@ def test_score_cells_records_the_message():
 CHROMIUM = Path(os.environ.get("COURSE_CHROMIUM", "/usr/bin/chromium"))
 
 
-def _no_browser(reason: str):
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"CI: {reason}")
-    pytest.skip(reason)
-
-
 @pytest.mark.timeout(300)
 def test_report_in_chromium(class_csv):
     """In headless Chromium, does every chart image load (naturalWidth > 0) and draw something
@@ -267,19 +262,19 @@ def test_report_in_chromium(class_csv):
 
     out, _ = write_report(class_csv)
     if not CHROMIUM.exists():
-        _no_browser(f"{CHROMIUM} missing: `make install` installs Debian's chromium")
+        require_server(f"{CHROMIUM} missing: `make install` installs Debian's chromium")
     try:
         from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _no_browser("playwright is not installed (the dev extra installs it)")
+        require_server("playwright is not installed (the dev extra installs it)")
     with sync_playwright() as pw:
         try:
             browser = pw.chromium.launch(
                 executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-dev-shm-usage"]
             )
         except PlaywrightError as exc:
-            _no_browser(f"Chromium does not start here: {str(exc)[:300]}")
+            require_server(f"Chromium does not start here: {str(exc)[:300]}")
         try:
             page = browser.new_page(viewport={"width": 1200, "height": 900})
             requests: list[str] = []

@@ -4,23 +4,19 @@ write at the same time.
 The class is the tiny fixture chapter's (``conftest._fixture_class``: full marks, blank, a
 hidden-test failure, broken JSON), so its unsharded run is ``conftest.fixture_grades`` (one
 worker). Here two shards of the same class grade *at the same time* into one gradebook: a
-real PostgreSQL server started by the test when Debian's ``postgresql`` is installed (as CI
-installs it), a shared SQLite file otherwise. Then ``merge`` must give the unsharded CSV and
-JSON byte for byte, and stock ``nbgrader export`` must give the CSV's scores.
+real PostgreSQL server (``conftest.postgres``) when Debian's ``postgresql`` is installed (as CI
+installs it), a shared SQLite file otherwise (then the PostgreSQL test skips, or fails under
+``CI=true``). Then ``merge`` must give the unsharded CSV and JSON byte for byte, and stock
+``nbgrader export`` must give the CSV's scores.
 """
 
 from __future__ import annotations
 
 import csv
-import glob
 import json
 import os
-import pwd
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -35,113 +31,12 @@ from conftest import (
     run_autograder,
 )
 from nbgrader.api import Gradebook
+from servers import require_server
 
 from autograder.merge import MergeError, merge_results, parse_shard, shard_of
 from autograder.results import csv_text, results_text, write_results
 
 STUDENTS = ["full", "blank", "hidden_fail", "malformed"]  # conftest._fixture_class
-
-# --- a throwaway PostgreSQL server ----------------------------------------------------------
-
-
-def _pg_bin() -> Path | None:
-    found = sorted(
-        glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4])
-    )
-    if found:
-        return Path(found[-1]).parent
-    initdb = shutil.which("initdb")
-    return Path(initdb).parent if initdb else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class PostgresUnavailable(Exception):
-    pass
-
-
-def start_postgres(root: Path):
-    """Start a PostgreSQL server on a temporary data directory and port; return
-    ``(url, stop)``. Raises ``PostgresUnavailable`` with the reason when it cannot."""
-    try:
-        import psycopg2  # noqa: F401
-    except ImportError:
-        raise PostgresUnavailable(
-            "psycopg2 is not installed (pip install psycopg2-binary)"
-        ) from None
-    bin_dir = _pg_bin()
-    if bin_dir is None:
-        raise PostgresUnavailable(
-            "no PostgreSQL server (Debian package postgresql; scripts/install_system_deps.sh)"
-        )
-    prefix: list[str] = []
-    if os.geteuid() == 0:  # postgres refuses to run as root
-        runuser = shutil.which("runuser")
-        user = next((u for u in ("postgres", "nobody") if _has_user(u)), None)
-        if runuser is None or user is None:
-            raise PostgresUnavailable("running as root with no runuser or postgres/nobody user")
-        prefix = [runuser, "-u", user, "--"]
-    # /tmp itself, not pytest's tmp_path: the server's user must be able to reach it.
-    data = Path(tempfile.mkdtemp(prefix="autograder-pg-", dir="/tmp"))
-    if prefix:
-        info = pwd.getpwnam(prefix[2])
-        os.chown(data, info.pw_uid, info.pw_gid)
-    port = _free_port()
-
-    def run(*cmd, timeout=120):
-        return subprocess.run(
-            [*prefix, *cmd], capture_output=True, text=True, timeout=timeout, cwd="/"
-        )
-
-    proc = run(str(bin_dir / "initdb"), "-D", str(data / "db"), "-A", "trust", "-U", "postgres",
-               "-E", "UTF8", "--no-sync")  # fmt: skip
-    if proc.returncode != 0:
-        shutil.rmtree(data, ignore_errors=True)
-        raise PostgresUnavailable(f"initdb failed: {proc.stderr[-500:]}")
-    options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off"
-    proc = run(str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-o", options,
-               "-l", str(data / "server.log"), "-w", "-t", "60", "start")  # fmt: skip
-    if proc.returncode != 0:
-        log = (
-            (data / "server.log").read_text(errors="replace")
-            if (data / "server.log").exists()
-            else ""
-        )
-        shutil.rmtree(data, ignore_errors=True)
-        raise PostgresUnavailable(f"pg_ctl start failed: {proc.stderr[-300:]} {log[-300:]}")
-
-    def stop():
-        run(str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-m", "immediate", "-w", "stop")
-        shutil.rmtree(data, ignore_errors=True)
-
-    return f"postgresql+psycopg2://postgres@127.0.0.1:{port}/postgres", stop
-
-
-def _has_user(name: str) -> bool:
-    try:
-        pwd.getpwnam(name)
-        return True
-    except KeyError:
-        return False
-
-
-@pytest.fixture(scope="module")
-def postgres(tmp_path_factory):
-    """``{"url": ...}`` of a running server, or ``{"url": None, "reason": ...}``."""
-    try:
-        url, stop = start_postgres(tmp_path_factory.mktemp("pg"))
-    except PostgresUnavailable as exc:
-        yield {"url": None, "reason": str(exc)}
-        return
-    try:
-        yield {"url": url}
-    finally:
-        stop()
-
 
 # --- two shards at the same time --------------------------------------------------------------
 
@@ -277,7 +172,7 @@ def test_concurrent_shards_fill_one_gradebook(sharded, tmp_path):
 def test_postgres_two_shards_at_once(sharded, postgres):
     """With a real PostgreSQL server: did the shards grade at the same time into it?"""
     if postgres["url"] is None:
-        pytest.skip(f"PostgreSQL not available: {postgres['reason']}")
+        require_server(f"PostgreSQL not available: {postgres['reason']}")
     assert sharded["db"].startswith("postgresql")
     (a0, b0), (a1, b1) = sharded["spans"]
     assert max(a0, a1) < min(b0, b1)  # the two runs overlapped
