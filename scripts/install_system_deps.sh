@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Debian packages the course uses: graphviz (keras.utils.plot_model), dataset-fashion-mnist
 # (the full dataset, offline), bubblewrap (the autograder's per-kernel sandbox), chromium (the
-# browser test drives JupyterLab in it) and postgresql (the sharded-gradebook test's server). Installs them when apt is usable as root; otherwise says what to
-# run. Never fails the build: the course still runs on the subset shipped in data/.
+# browser tests drive JupyterLab and formgrader in it), postgresql (the sharded-gradebook
+# tests' server), slurm-wlm and munge (tests/autograder/test_slurm.py runs the README's Slurm
+# job-array recipe on a private one-node cluster it starts). Installs them when apt is usable as
+# root; otherwise says what to run. Never fails the build: the course still runs on the subset
+# shipped in data/. Under CI=true the tests that need a server fail when it cannot start.
 set -u
-pkgs=(graphviz dataset-fashion-mnist bubblewrap chromium postgresql)
+pkgs=(graphviz dataset-fashion-mnist bubblewrap chromium postgresql slurm-wlm munge)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
