@@ -188,6 +188,8 @@ class References(LoggingConfigurable):
                     text=True,
                 )  # fmt: skip
                 running.append((source, path, proc, lock))
+            if not running:  # every chapter left was computed by another process meanwhile
+                continue
             source, path, proc, lock = running.pop(0)
             try:
                 _, err = proc.communicate(timeout=self.timeout + 60)

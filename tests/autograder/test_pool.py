@@ -101,3 +101,27 @@ def test_csv_does_not_depend_on_completion_order():
     assert csv_text(rows) == csv_text(list(reversed(rows)))
     extra = "," * (len(COLUMNS) - 6)  # columns after `message` (sandbox) are empty here
     assert csv_text(rows).splitlines()[1] == 'a,00_x,1.5,2,ok,"m, with comma"' + extra
+
+
+def test_expected_values_another_grader_computed_while_we_waited(monkeypatch, tmp_path):
+    """Two gradings of one chapter at once: the second waits for the first's lock on the
+    reference cache and then finds the values there. It must take them, not start a kernel
+    (and not fail with nothing left to wait for)."""
+    from autograder import reference
+
+    source = Path(__file__).resolve().parent / "fixtures" / "source" / "90_tiny.ipynb"
+    refs = References(cache_dir=str(tmp_path))
+    path = refs.path(source)
+    real_lock = reference._lock
+
+    def lock_while_the_other_finishes(p):
+        fh = real_lock(p)
+        path.write_text("{}", encoding="utf-8")  # the other grading's result, written meanwhile
+        return fh
+
+    monkeypatch.setattr(reference, "_lock", lock_while_the_other_finishes)
+    monkeypatch.setattr(
+        reference.subprocess, "Popen", lambda *a, **k: (_ for _ in ()).throw(AssertionError)
+    )
+    ready, failed = refs.ensure([source])
+    assert ready == {"90_tiny": path} and failed == {}
