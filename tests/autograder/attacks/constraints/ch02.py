@@ -66,9 +66,15 @@ def upstream_layers(model, layer_name):
             "forbid compile/evaluate: lets Keras compute the total (right numbers)",
             '''def weighted_total_loss(model, inputs, targets, losses, loss_weights):
     """各输出的平均损失乘以 loss_weights 中的权重（缺省为 1.0）再相加，返回 Python float。"""
-    weights = {name: loss_weights.get(name, 1.0) for name in model.output_names}
-    model.compile(loss=dict(losses), loss_weights=weights)
+    names = list(model.output_names)
     batch = len(next(iter(inputs.values())))
+    if len(names) == 1:  # Keras takes one loss (and no weight dict) for a single output
+        model.compile(loss=losses[names[0]])
+        y = targets[names[0]]
+        scores = model.evaluate(inputs, y, batch_size=batch, verbose=0, return_dict=True)
+        return float(loss_weights.get(names[0], 1.0) * scores["loss"])
+    weights = {name: loss_weights.get(name, 1.0) for name in names}
+    model.compile(loss=dict(losses), loss_weights=weights)
     scores = model.evaluate(inputs, targets, batch_size=batch, verbose=0, return_dict=True)
     return float(scores["loss"])
 ''',
