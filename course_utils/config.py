@@ -52,11 +52,21 @@ def pick(small: T, full: T) -> T:
 
 
 def reset_session(seed: int = 42) -> None:
-    """Clear Keras' global state and seed Python, NumPy and the backend (used by every chapter)."""
+    """Clear Keras' global state and seed Python, NumPy and the backend (used by every chapter).
+
+    Also quiets TensorFlow's Python logger to warnings: in a notebook it logs INFO lines such as
+    "Assets written to ..." to stderr, which students need not read and which stock nbgrader
+    counts as a failed grade cell (any stderr output scores 0)."""
+    import logging
+
     import keras
 
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.get_logger().setLevel(logging.WARNING)
 
 
 def _version_tuple(text: str) -> tuple[int, ...]:

@@ -30,6 +30,8 @@ def make_dataset(images, features, labels, batch_size, shuffle=False, seed=None,
     ds = ds.map(prepare).batch(batch_size, drop_remainder=mode == "drop")
     if shuffle and mode == "after_batch":
         ds = ds.shuffle(10, seed=seed)
+    if shuffle and mode == "short_batch_first":  # batch order 3, 1, 2: whole batches move
+        ds = ds.skip(2).concatenate(ds.take(2))
     return ds.prefetch(2)
 
 
@@ -228,6 +230,9 @@ def test_correct_answers_pass_every_check():
         (lambda: checks.check_capstone_dataset(dataset_fn("drop")), "drop_remainder"),
         (lambda: checks.check_capstone_dataset(dataset_fn("unscaled")), "除以 255"),
         (lambda: checks.check_capstone_dataset(dataset_fn("after_batch")), "batch 之前"),
+        # the short last batch moved to the front: judged by the batches, not by the flattened
+        # order cut every batch_size samples (which hid this case)
+        (lambda: checks.check_capstone_dataset(dataset_fn("short_batch_first")), "batch 之前"),
         (
             lambda: checks.check_capstone_model(
                 build_model_fn(fusion_cls()), fusion_cls("swapped")

@@ -259,6 +259,9 @@ def save_transfer_checkpoint(make_base, num_classes: int, path, seed: int | None
     )
     if seed is not None:
         fill_weights(model, seed, scale=0.5)
+    # Build the optimizer's slots now, as a trained checkpoint has them: loading an unbuilt one
+    # into the compiled model warns "Skipping variable loading for optimizer" on stderr.
+    model.optimizer.build(model.trainable_variables)
     model.save(path)
     return model
 

@@ -284,6 +284,7 @@ def _dataset_summary(make_dataset_fn, shuffle: bool, seed=None) -> dict:
         "features_dtype": str(first[0][1].dtype),
         "labels": [int(v) for b in first for v in b[2]],
         "labels_again": [int(v) for b in second for v in b[2]],
+        "batches": [[int(v) for v in b[2]] for b in first],
         "image_sums": [float(b[0].astype("float64").sum()) for b in first],
         "feature_sums": [float(b[1].astype("float64").sum()) for b in first],
     }
@@ -322,8 +323,9 @@ def check_capstone_dataset(make_dataset_fn) -> None:
         fail("打乱后每轮仍应正好包含每个样本一次：不要 repeat()，也不要丢样本")
     if first == list(range(7)) and again == list(range(7)):
         fail("shuffle=True 时顺序没有变：buffer_size 要不小于样本数 (len(labels))")
-    runs = [first[i : i + 3] for i in range(0, 7, 3)]
-    if all(r == list(range(r[0], r[0] + len(r))) for r in runs):
+    # Each batch as it came out of the pipeline (not the flattened order cut every 3: a short
+    # batch shuffled to the front would shift the cuts and hide a batch-level shuffle).
+    if all(b == list(range(b[0], b[0] + len(b))) for b in got["batches"]):
         fail("只打乱了批次的顺序，批次内部没有打乱：shuffle 要放在 batch 之前")
     if first == again:
         fail(

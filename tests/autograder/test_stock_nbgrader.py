@@ -139,7 +139,9 @@ def _manual_points(chapter) -> float:
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
 def test_full_submission_runs_without_an_error(chapter, course):
-    """Did every cell of the instructor's answers run without an error under stock autograde?"""
+    """Did every cell of the instructor's answers run without an error under stock autograde, and
+    no grade cell write to stderr? (Stock nbgrader scores a grade cell with any stderr output 0:
+    a library warning there costs the cell's points.)"""
     stem = chapter.stem
     nb = nbformat.read(str(course / "autograded" / "full" / stem / f"{stem}.ipynb"), as_version=4)
     errors = [
@@ -150,6 +152,14 @@ def test_full_submission_runs_without_an_error(chapter, course):
         if out.get("output_type") == "error"
     ]
     assert not errors, errors
+    stderr = [
+        f"{cell.metadata['nbgrader']['grade_id']}: {out.get('text', '')[:300]}"
+        for cell in nb.cells
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade")
+        for out in cell.get("outputs", [])
+        if out.get("output_type") == "stream" and out.get("name") == "stderr"
+    ]
+    assert not stderr, stderr
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
