@@ -65,6 +65,13 @@ def _parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
         p.add_argument(
+            "--whole",
+            action="store_true",
+            help="run every cell of every notebook top to bottom (default: the execution plan, "
+            "which skips tutorial cells no graded cell depends on and reruns a notebook whole "
+            "when a grade cell fails)",
+        )
+        p.add_argument(
             "--no-sandbox",
             action="store_true",
             help="run kernels without the bubblewrap sandbox (student code gets your rights; "
@@ -232,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
         config.ExecuteGraded.timings_file = str(args.timings)
     if getattr(args, "no_progress", False):
         config.GradeRunner.progress = False
+    if getattr(args, "whole", False):
+        config.PlanCells.whole = True
     if getattr(args, "no_sandbox", False):
         config.Sandbox.enabled = False
     from autograder.sandbox import SandboxError, parse_size
@@ -416,7 +425,13 @@ def config_help() -> str:
     from autograder.execute import NotebookGrader
     from autograder.feedback import FeedbackWriter
     from autograder.grade import GradeRunner
-    from autograder.preprocessors import ExecuteGraded, RestoreCells, ScoreCells, SplitHiddenTests
+    from autograder.preprocessors import (
+        ExecuteGraded,
+        PlanCells,
+        RestoreCells,
+        ScoreCells,
+        SplitHiddenTests,
+    )
     from autograder.release import Release
     from autograder.sandbox import Sandbox
 
@@ -426,6 +441,7 @@ def config_help() -> str:
         NotebookGrader,
         RestoreCells,
         SplitHiddenTests,
+        PlanCells,
         ExecuteGraded,
         ScoreCells,
         FeedbackWriter,

@@ -22,7 +22,14 @@ from traitlets.config import LoggingConfigurable
 
 from autograder.feedback import FeedbackWriter
 from autograder.paths import autograded_points
-from autograder.preprocessors import ExecuteGraded, RestoreCells, ScoreCells, SplitHiddenTests
+from autograder.preprocessors import (
+    ExecuteGraded,
+    PlanCells,
+    RestoreCells,
+    ScoreCells,
+    SplitHiddenTests,
+)
+from autograder.preprocessors.plan_cells import PLAN, WHOLE
 from autograder.reference import load as load_expected
 from autograder.sandbox import (
     CPU_LIMIT_EXIT,
@@ -46,6 +53,7 @@ class NotebookGrader(LoggingConfigurable):
             RestoreCells,
             CheckCellMetadata,
             SplitHiddenTests,
+            PlanCells,
             ExecuteGraded,
             LimitOutput,
             ScoreCells,
@@ -66,6 +74,7 @@ class NotebookGrader(LoggingConfigurable):
         self._pipeline = [pp(parent=self) for pp in self.preprocessors]
         self._sources: dict[str, nbformat.NotebookNode] = {}
         self._expected: dict[str, dict] = {}
+        self._blank_answers: dict[str, dict[str, str]] = {}
         self._layout = None
         self.sandbox = Sandbox(parent=self)
         self._notebook_timeout = 1800.0
@@ -113,40 +122,23 @@ class NotebookGrader(LoggingConfigurable):
             "message": "",
         }
         nb = resources = submitted = None
-        tmp = tempfile.mkdtemp(prefix="grade-", dir=workdir)
-        # The kernel's private working directory (HOME in the sandbox); ``tmp/tmp`` is its /tmp.
-        home = os.path.join(tmp, "home")
-        os.mkdir(home)
-        _seed_matplotlib_cache(home)
         try:
             row["max_score"] = self.max_points(job["source"])
-            nb = read_submission(job["path"], self.max_size, job["student_id"])
-            submitted = copy.deepcopy(nb) if job.get("course") else None
+            handed_in = read_submission(job["path"], self.max_size, job["student_id"])
+            submitted = copy.deepcopy(handed_in) if job.get("course") else None
             expected = self.expected(job)
-            resources = {
-                "metadata": {"path": home},
-                "unique_key": job["notebook"],
-                "nbgrader": {
-                    "notebook": job["notebook"],
-                    "assignment": job["notebook"],
-                    "student": job["student_id"],
-                },
-                "autograder": {
-                    "source_nb": self.source(job["source"]),
-                    "expected": expected,
-                    "notes": [],
-                },
-            }
-            for pp in self._pipeline:
-                if isinstance(pp, ExecuteGraded):
-                    pp.on_kernel_start = on_kernel_start
-                nb, resources = pp(nb, resources)
+            nb, resources = self._run(job, handed_in, expected, on_kernel_start, workdir)
+            why = self.rerun_reason(job, nb, resources)
+            if why:
+                nb, resources = self._run(
+                    job, handed_in, expected, on_kernel_start, workdir, f"rerun after {why}"
+                )
             state = resources["autograder"]
-            if self.sandbox.enabled:
-                self._limits_verdict(nb, state, kernel_outcome(tmp))
             row.update(score=state["score"], max_score=state["max_score"], status=state["status"])
             parts = ([state["reason"]] if state.get("reason") else []) + state.get("notes", [])
             row["message"] = one_line("; ".join(parts))
+            row["run"] = state.get("run", WHOLE)
+            row["skipped_cells"] = list(state.get("skipped_cells", []))
         except SubmissionError as exc:
             row["message"] = one_line(str(exc))
             row["status"] = exc.status
@@ -156,8 +148,6 @@ class NotebookGrader(LoggingConfigurable):
             row["message"] = one_line(f"grading failed: {type(exc).__name__}: {exc}")
             row["score"] = 0.0
             nb = None
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
         if job.get("course"):
             try:
                 self._write_course(job, submitted, nb)
@@ -175,6 +165,113 @@ class NotebookGrader(LoggingConfigurable):
                     f"{row['message']}; feedback not written: {exc}".lstrip("; ")
                 )
         return row
+
+    def _run(self, job, handed_in, expected, on_kernel_start, workdir, force_whole=""):
+        """Run the pipeline once on a copy of ``handed_in``, in a fresh kernel with a fresh
+        private folder; ``force_whole`` (a reason) runs every cell instead of the plan."""
+        nb = copy.deepcopy(handed_in)
+        tmp = tempfile.mkdtemp(prefix="grade-", dir=workdir)
+        # The kernel's private working directory (HOME in the sandbox); ``tmp/tmp`` is its /tmp.
+        home = os.path.join(tmp, "home")
+        os.mkdir(home)
+        _seed_matplotlib_cache(home)
+        try:
+            resources = {
+                "metadata": {"path": home},
+                "unique_key": job["notebook"],
+                "nbgrader": {
+                    "notebook": job["notebook"],
+                    "assignment": job["notebook"],
+                    "student": job["student_id"],
+                },
+                "autograder": {
+                    "source_nb": self.source(job["source"]),
+                    "expected": expected,
+                    "notes": [],
+                    "force_whole": force_whole,
+                },
+            }
+            for pp in self._pipeline:
+                if isinstance(pp, ExecuteGraded):
+                    pp.on_kernel_start = on_kernel_start
+                nb, resources = pp(nb, resources)
+            if self.sandbox.enabled:
+                self._limits_verdict(nb, resources["autograder"], kernel_outcome(tmp))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return nb, resources
+
+    def rerun_reason(self, job, nb, resources) -> str:
+        """Why a notebook graded under the plan must be graded again as a whole ("" if not).
+
+        Fairness: a student never scores lower than a whole run would give. So any grade cell
+        that did not pass, or any trouble running the notebook, means a rerun, except a grade
+        cell whose answer cells are exactly the blank copy's (an unanswered exercise) and that
+        failed because of it (``NotImplementedError``, or ``NameError`` for a name the stub
+        never defined): that fails in a whole run too."""
+        state = resources["autograder"]
+        if state.get("run") != PLAN:
+            return ""
+        status = state.get("status")
+        if state.get("executed_status", "ok") != "ok" or status not in ("ok", "flagged"):
+            return f"status {state.get('executed_status') if status == 'flagged' else status}"
+        failing = [c for c in state.get("cells", []) if c["status"] != "passed"]
+        blank = [c for c in failing if self._unanswered(job, nb, state, c["grade_id"])]
+        others = [c["grade_id"] for c in failing if c not in blank]
+        if others:
+            return f"grade cell {others[0]} {'and others ' if len(others) > 1 else ''}failed"
+        return ""
+
+    def _unanswered(self, job, nb, state, gid: str) -> bool:
+        """Did grade cell ``gid`` fail only because its answer cells are the blank stubs?"""
+        from nbgrader.utils import is_grade, is_solution
+
+        from autograder.hidden_tests import answer_cells
+
+        source_nb = state["source_nb"]
+        owners = [
+            source_nb.cells[i].metadata.nbgrader["grade_id"]
+            for i in answer_cells(source_nb).get(gid, [])
+        ]
+        if not owners:
+            return False
+        stubs = self._blanks(job["source"])
+        answers = {
+            c.metadata.nbgrader["grade_id"]: c.source
+            for c in nb.cells
+            if c.cell_type == "code" and is_solution(c) and not is_grade(c)
+        }
+        if any(answers.get(a) != stubs.get(a) for a in owners):
+            return False
+        cell = next(
+            (
+                c
+                for c in nb.cells
+                if is_grade(c) and not is_solution(c) and c.metadata.nbgrader["grade_id"] == gid
+            ),
+            None,
+        )
+        names = {"NotImplementedError", "NameError"}
+        errors = [o for o in (cell.outputs if cell else []) if o.get("output_type") == "error"]
+        if errors:
+            return errors[0].get("ename") in names
+        probe_errors = state.get("probes", {}).get(gid, {}).get("errors", {}).values()
+        return bool(probe_errors) and all(e.split(":")[0] in names for e in probe_errors)
+
+    def _blanks(self, path: str) -> dict[str, str]:
+        """``{answer grade_id: source}`` of the chapter's blank student copy (once per worker)."""
+        if path not in self._blank_answers:
+            from nbgrader.utils import is_grade, is_solution
+
+            from autograder.release import Release
+
+            blank = Release(parent=self).student_copy(Path(path))
+            self._blank_answers[path] = {
+                c.metadata.nbgrader["grade_id"]: c.source
+                for c in blank.cells
+                if c.cell_type == "code" and is_solution(c) and not is_grade(c)
+            }
+        return self._blank_answers[path]
 
     def _limits_verdict(self, nb, state: dict, outcome: dict) -> None:
         """Status ``memory_limit`` (or a CPU-time ``timeout``) when the sandbox's limits hit."""

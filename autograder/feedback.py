@@ -113,6 +113,8 @@ class FeedbackWriter(LoggingConfigurable):
     def write(self, path: str, nb, resources: dict, row: dict) -> None:
         """Write the report of a graded notebook to ``path``."""
         nb.cells.insert(0, new_markdown_cell(self._banner(row)))
+        if row.get("run"):
+            nb.cells.insert(1, new_markdown_cell(html.escape(run_summary(row))))
         nb.metadata.pop("widgets", None)
         for cell in nb.cells:
             # The template reads a score and a comment from every nbgrader cell; a written
@@ -145,3 +147,20 @@ class FeedbackWriter(LoggingConfigurable):
             f"{html.escape(row['message'])}</p>\n</body></html>\n"
         )
         atomic_write_text(Path(path), body)
+
+
+def run_summary(row: dict) -> str:
+    """One sentence on which cells ran, from a row's ``run`` and ``skipped_cells``."""
+    run = row.get("run", "")
+    skipped = row.get("skipped_cells") or []
+    if run == "plan":
+        cells = ", ".join(str(n) for n in skipped)
+        return (
+            "评分时只运行了计分需要的格 (graded with the execution plan): the Setup, answer and "
+            "grade cells, your own cells and the tutorial cells they depend on; "
+            f"{len(skipped)} tutorial cell(s) no graded cell depends on did not run: {cells}."
+        )
+    why = run[len("whole") :].strip() if run.startswith("whole") else run
+    return "评分时从头到尾运行了整个笔记本 (graded by running the whole notebook top to bottom)" + (
+        f" {why}." if why else "."
+    )

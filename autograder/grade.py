@@ -142,8 +142,9 @@ class GradeRunner(LoggingConfigurable):
 
     kill_grace = Float(
         30.0,
-        help="Seconds past ExecuteGraded.notebook_timeout before the parent kills a worker "
-        "and its kernel (a worker normally stops the notebook itself at the deadline).",
+        help="Seconds past ExecuteGraded.notebook_timeout (twice that under the execution "
+        "plan, which may rerun a notebook whole) before the parent kills a worker and its "
+        "kernel (a worker normally stops the notebook itself at the deadline).",
     ).tag(config=True)
 
     progress = Bool(True, help="Show a progress bar on stderr.").tag(config=True)
@@ -159,6 +160,11 @@ class GradeRunner(LoggingConfigurable):
     def notebook_timeout(self) -> float:
         return float(self.config.ExecuteGraded.get("notebook_timeout", 1800.0))
 
+    def runs_per_notebook(self) -> int:
+        """Kernel runs one notebook may need: under the execution plan, a grade cell that fails
+        means a second, whole run (``NotebookGrader.rerun_reason``), with a deadline of its own."""
+        return 1 if self.config.PlanCells.get("whole", False) else 2
+
     def run(self, jobs: list[dict], desc: str = "grading", journal=None) -> list[dict]:
         """Grade ``jobs`` (dicts with student_id, notebook, path, source, feedback); return rows.
 
@@ -172,7 +178,7 @@ class GradeRunner(LoggingConfigurable):
 
         tqdm.monitor_interval = 0  # no monitor thread: workers are forked later
         ctx = multiprocessing.get_context("fork")
-        limit = self.notebook_timeout() + self.kill_grace
+        limit = self.notebook_timeout() * self.runs_per_notebook() + self.kill_grace
         for key, job in enumerate(jobs):
             job["key"] = key
         rows: dict[int, dict] = {}

@@ -6,8 +6,9 @@ through ``resources["autograder"]`` (see ``autograder.execute.NotebookGrader``).
 """
 
 from autograder.preprocessors.execute_graded import ExecuteGraded
+from autograder.preprocessors.plan_cells import PlanCells
 from autograder.preprocessors.restore_cells import RestoreCells
 from autograder.preprocessors.score_cells import ScoreCells
 from autograder.preprocessors.split_hidden_tests import SplitHiddenTests
 
-__all__ = ["ExecuteGraded", "RestoreCells", "ScoreCells", "SplitHiddenTests"]
+__all__ = ["ExecuteGraded", "PlanCells", "RestoreCells", "ScoreCells", "SplitHiddenTests"]

@@ -14,7 +14,7 @@ from time import monotonic
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import ensure_async, run_sync
 from nbformat import NotebookNode
-from nbformat.v4 import new_code_cell
+from nbformat.v4 import new_code_cell, new_output
 from nbgrader.preprocessors import Execute
 from nbgrader.utils import is_grade, is_solution
 from traitlets import Any, Dict, Float, Integer, Unicode
@@ -25,6 +25,8 @@ from autograder.preprocessors.timings import cell_key
 
 #: What the probe collector returns at most (JSON characters); more is a failed probe run.
 MAX_PROBE_CHARS = 16 * 1024 * 1024
+#: What a cell the execution plan left out shows in the feedback and the graded notebook.
+SKIPPED_NOTE = "(评分时没有运行这一格 / not run when grading: no graded cell depends on it)\n"
 _COLLECT = "__import__('course_utils.grading', fromlist=['_take'])._take()"
 
 
@@ -147,9 +149,10 @@ class ExecuteGraded(TimeLimits, OutputCaps, Execute):
         state["probes"] = {}
         state["timings"] = {}
         notebook = resources.get("nbgrader", {}).get("notebook", "")
-        self._start_clock(notebook, state.get("source_nb"))
+        self._start_clock(notebook, state.get("source_nb"), whole=state.get("plan_cells") is None)
         self._reset_notebook_budget()
         run_sync(self._async_run)(state)
+        state["executed_status"] = state["status"]
         self._write_timings(resources, state)
         return self.nb, self.resources
 
@@ -187,10 +190,16 @@ class ExecuteGraded(TimeLimits, OutputCaps, Execute):
             await self._run_cells(state)
 
     async def _run_cells(self, state: dict) -> None:
-        """Run the notebook top to bottom, each grade cell followed by its probes."""
+        """Run the notebook top to bottom (only the cells of ``state["plan_cells"]`` when it is
+        set: ``PlanCells``), each grade cell followed by its probes."""
         blocks = state.get("hidden_blocks", {})
+        planned = state.get("plan_cells")
         for index, cell in enumerate(self.nb.cells):
             if cell.cell_type != "code":
+                continue
+            if planned is not None and index not in planned:
+                if cell.source.strip():
+                    cell.outputs = [new_output("stream", name="stdout", text=SKIPPED_NOTE)]
                 continue
             gid = (
                 cell.metadata.nbgrader["grade_id"]

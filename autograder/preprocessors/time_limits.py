@@ -71,8 +71,13 @@ class TimeLimits(LoggingConfigurable):
         120.0, help="Seconds any notebook may take when its limit is calibrated."
     ).tag(config=True)
 
-    def _start_clock(self, notebook: str, source_nb) -> None:
-        """Load the chapter's timings and start the notebook's deadline."""
+    def _start_clock(self, notebook: str, source_nb, whole: bool = True) -> None:
+        """Load the chapter's timings and start the notebook's deadline.
+
+        ``check`` records the instructor's run under the execution plan, so a cell the plan
+        skipped has no time of its own: a ``whole`` run counts each such cell as long as the
+        slowest recorded cell, so the deadline of a whole run is never shorter than that of
+        the plan it replaces."""
         if not hasattr(self, "_timings"):
             self._timings = Timings()
         self._chapter_times = (
@@ -82,7 +87,17 @@ class TimeLimits(LoggingConfigurable):
         )
         limit = self.notebook_timeout
         if self.calibrate_notebook and self._chapter_times:
-            calibrated = self.timing_multiple * self._chapter_times["total"]
+            total = self._chapter_times["total"]
+            if whole:
+                recorded = self._chapter_times["cells"]
+                slowest = max(recorded.values(), default=0.0)
+                unknown = [
+                    c
+                    for c in source_nb.cells
+                    if c.cell_type == "code" and c.source.strip() and cell_key(c) not in recorded
+                ]
+                total += slowest * len(unknown)
+            calibrated = self.timing_multiple * total
             limit = min(limit, max(self.timing_notebook_floor, calibrated))
         self._notebook_limit = limit
         self._deadline = monotonic() + limit
