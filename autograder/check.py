@@ -78,12 +78,21 @@ def run_check(config, source_dir: Path = NOTEBOOKS, release_dir: Path = RELEASE,
             f"{format_score(blank['score']) + '/' + format_score(blank['max_score']):>10}  "
             + ("ok" if not problems else "FAIL: " + "; ".join(problems))
         )
+        out(f"{'':<28} ran: instructor {_ran(inst)}; blank {_ran(blank)}")
     if recorded:
         out(f"instructor cell times of {len(recorded)} chapter(s) recorded in {timings_path}")
     drift = release.drift(source_dir, release_dir)
     for problem in drift:
         out(f"release drift: {problem} (run: python -m autograder release)")
     return ok and not drift
+
+
+def _ran(row: dict) -> str:
+    """How a row's notebook ran, for the table: the plan and how many cells it skipped, or
+    the whole notebook and why."""
+    if row.get("run") == "plan":
+        return f"plan ({len(row.get('skipped_cells') or [])} cells skipped)"
+    return row.get("run") or "not run"
 
 
 def _record_timings(rows, chapters: dict[str, Path], folder: Path, path: str) -> list[str]:
