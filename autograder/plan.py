@@ -24,8 +24,10 @@ submission whole whenever a grade cell fails under the plan (``autograder.execut
 from __future__ import annotations
 
 import ast
+import copy
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from nbgrader.utils import is_grade, is_locked, is_solution
 
@@ -81,6 +83,7 @@ _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
 
+@lru_cache(maxsize=4096)  # a worker sees the same instructor cells in every submission
 def transform(source: str) -> str:
     """The cell as the kernel compiles it (IPython's input transformation: magics become calls)."""
     from IPython.core.inputtransformer2 import TransformerManager
@@ -313,7 +316,13 @@ def analyse(source: str, modules: dict[str, str] | None = None) -> Facts:
 
     A cell that does not parse does nothing (it fails before running a line).
     """
-    modules = {} if modules is None else modules
+    key = tuple(sorted((modules or {}).items()))
+    return copy.deepcopy(_analyse(source, key))
+
+
+@lru_cache(maxsize=4096)
+def _analyse(source: str, key: tuple[tuple[str, str], ...]) -> Facts:
+    modules = dict(key)
     facts = Facts()
     try:
         tree = ast.parse(transform(source))

@@ -164,6 +164,10 @@ def test_another_configuration_or_version_never_reuses_an_entry(tmp_path):
     limits.ExecuteGraded.cell_timeout = 77.0
     assert Journal(folder, limits).load(_job()) is None
 
+    whole = Config()  # --whole: every cell runs, not the execution plan
+    whole.PlanCells.whole = True
+    assert Journal(folder, whole).load(_job()) is None
+
     timings = tmp_path / "timings.json"
     timings.write_text("{}")
     with_timings = Config()
