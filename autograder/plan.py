@@ -106,8 +106,11 @@ def path_tokens(text: str) -> set[str]:
 
 
 def _root(node) -> str | None:
-    """The name an attribute/subscript/call chain starts from (``a`` of ``a.b[0].c()``)."""
+    """The name an attribute/subscript/call chain starts from (``a`` of ``a.b[0].c()``); None
+    when it starts from what a function returns (``make_model().fit``: a new object)."""
     while isinstance(node, (ast.Attribute, ast.Subscript, ast.Call, ast.Starred)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            return None
         node = node.func if isinstance(node, ast.Call) else node.value
     return node.id if isinstance(node, ast.Name) else None
 
@@ -165,6 +168,19 @@ class _Scope:
         stack = list(nodes)
         while stack:
             node = stack.pop()
+            if isinstance(node, ast.JoinedStr):  # its constant parts are not whole strings
+                stack.extend(v.value for v in node.values if isinstance(v, ast.FormattedValue))
+                self._facts_of(node)
+                continue
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "__import__"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):  # __import__("time"): an import by a constant name
+                stack.extend([*node.args, *node.keywords])
+                continue
             self._facts_of(node)
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
                 if not isinstance(node, ast.Lambda):

@@ -186,3 +186,10 @@ def test_a_cell_that_does_not_parse_depends_on_nothing():
     assert analyse("def (:").reads == set()
     nb = notebook("data = 1", answer="def f(:\n    return data")
     assert ran(nb) == []
+
+
+def test_calls_on_a_fresh_object_mutate_nothing_and_fstring_parts_are_no_paths():
+    """Is ``make_model().fit(...)`` no mutation of make_model, and ``f"{d}/lr_"`` no path?"""
+    facts = analyse('make_model().fit(x)\nname = f"{root}/lr_{lr}"\n__import__("time").sleep(0)')
+    assert facts.mutates == set() and facts.files == set() and not facts.opaque
+    assert analyse("model.get_layer('d').set_weights(w)").mutates == {"model"}
