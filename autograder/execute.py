@@ -207,8 +207,9 @@ class NotebookGrader(LoggingConfigurable):
         Fairness: a student never scores lower than a whole run would give. So any grade cell
         that did not pass, or any trouble running the notebook, means a rerun, except a grade
         cell whose answer cells are exactly the blank copy's (an unanswered exercise) and that
-        failed because of it (``NotImplementedError``, or ``NameError`` for a name the stub
-        never defined): that fails in a whole run too."""
+        failed because of it (a ``NotImplementedError``, also when a visible check re-raised
+        it as its own ``CheckFailed`` naming or chaining it, or the ``NameError`` of a name the
+        stub never defined): that fails in a whole run too."""
         state = resources["autograder"]
         if state.get("run") != PLAN:
             return ""
@@ -253,8 +254,10 @@ class NotebookGrader(LoggingConfigurable):
         )
         names = {"NotImplementedError", "NameError"}
         errors = [o for o in (cell.outputs if cell else []) if o.get("output_type") == "error"]
-        if errors:
-            return errors[0].get("ename") in names
+        if errors:  # the checks often re-raise it as CheckFailed, naming it or chaining it
+            error = errors[0]
+            text = f"{error.get('evalue', '')}\n" + "\n".join(error.get("traceback") or [])
+            return error.get("ename") in names or "NotImplementedError" in text
         probe_errors = state.get("probes", {}).get(gid, {}).get("errors", {}).values()
         return bool(probe_errors) and all(e.split(":")[0] in names for e in probe_errors)
 
