@@ -8,7 +8,8 @@ import copy
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from autograder.plan import analyse, imports, make_plan, path_tokens
+from autograder.cell_facts import analyse, imports, path_tokens
+from autograder.plan import make_plan
 
 
 def _meta(gid: str, **flags) -> dict:
