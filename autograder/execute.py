@@ -39,7 +39,7 @@ from autograder.sandbox import (
     kernel_manager_class,
     kernel_outcome,
 )
-from autograder.statuses import RowStatus
+from autograder.statuses import CellStatus, RowStatus
 
 MAX_MESSAGE = 300
 
@@ -216,7 +216,13 @@ class NotebookGrader(LoggingConfigurable):
         status = state.get("status")
         if state.get("executed_status", "ok") != "ok" or status not in ("ok", "flagged"):
             return f"status {state.get('executed_status') if status == 'flagged' else status}"
-        failing = [c for c in state.get("cells", []) if c["status"] != "passed"]
+        # A constraint is judged on the source alone, after the probed values matched: the
+        # same verdict in a whole run, so no rerun for it.
+        failing = [
+            c
+            for c in state.get("cells", [])
+            if c["status"] not in (CellStatus.PASSED.value, CellStatus.CONSTRAINT_FAILED.value)
+        ]
         blank = [c for c in failing if self._unanswered(job, nb, state, c["grade_id"])]
         others = [c["grade_id"] for c in failing if c not in blank]
         if others:

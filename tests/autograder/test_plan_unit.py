@@ -194,3 +194,32 @@ def test_calls_on_a_fresh_object_mutate_nothing_and_fstring_parts_are_no_paths()
     facts = analyse('make_model().fit(x)\nname = f"{root}/lr_{lr}"\n__import__("time").sleep(0)')
     assert facts.mutates == set() and facts.files == set() and not facts.opaque
     assert analyse("model.get_layer('d').set_weights(w)").mutates == {"model"}
+
+
+@pytest.mark.parametrize(
+    ("run", "status", "cells", "why"),
+    [
+        ("plan", "ok", ["passed", "passed"], ""),
+        ("plan", "ok", ["passed", "constraint_failed"], ""),
+        ("plan", "ok", ["passed", "hidden_failed"], "grade cell g1 failed"),
+        ("plan", "ok", ["failed", "not_run"], "grade cell g0 and others failed"),
+        ("plan", "timeout", ["passed", "passed"], "status timeout"),
+        ("whole", "timeout", ["failed", "failed"], ""),
+    ],
+)
+def test_which_plan_runs_are_graded_again_whole(run, status, cells, why):
+    """Is a plan run graded again whole when a grade cell fails or the run is not ok (and only
+    then; a constraint is judged on the source, the same in a whole run)?"""
+    from autograder.execute import NotebookGrader
+
+    class Grader:
+        def _unanswered(self, job, nb, state, gid):
+            return False
+
+    state = {
+        "run": run,
+        "status": status,
+        "executed_status": status,
+        "cells": [{"grade_id": f"g{i}", "status": s} for i, s in enumerate(cells)],
+    }
+    assert NotebookGrader.rerun_reason(Grader(), {}, None, {"autograder": state}) == why
