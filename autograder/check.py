@@ -90,7 +90,9 @@ def run_check(config, source_dir: Path = NOTEBOOKS, release_dir: Path = RELEASE,
 def _ran(row: dict) -> str:
     """How a row's notebook ran, for the table: the plan and how many cells it skipped, or
     the whole notebook and why."""
-    if row.get("run") == "plan":
+    from autograder.preprocessors.plan_cells import PLAN
+
+    if row.get("run") == PLAN:
         return f"plan ({len(row.get('skipped_cells') or [])} cells skipped)"
     return row.get("run") or "not run"
 

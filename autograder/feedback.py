@@ -151,16 +151,18 @@ class FeedbackWriter(LoggingConfigurable):
 
 def run_summary(row: dict) -> str:
     """One sentence on which cells ran, from a row's ``run`` and ``skipped_cells``."""
+    from autograder.preprocessors.plan_cells import PLAN, WHOLE
+
     run = row.get("run", "")
     skipped = row.get("skipped_cells") or []
-    if run == "plan":
+    if run == PLAN:
         cells = ", ".join(str(n) for n in skipped)
         return (
             "评分时只运行了计分需要的格 (graded with the execution plan): the Setup, answer and "
             "grade cells, your own cells and the tutorial cells they depend on; "
             f"{len(skipped)} tutorial cell(s) no graded cell depends on did not run: {cells}."
         )
-    why = run[len("whole") :].strip() if run.startswith("whole") else run
+    why = run[len(WHOLE) :].strip() if run.startswith(WHOLE) else run
     return "评分时从头到尾运行了整个笔记本 (graded by running the whole notebook top to bottom)" + (
         f" {why}." if why else "."
     )
