@@ -162,7 +162,7 @@ def run_summary(row: dict) -> str:
             "grade cells, your own cells and the tutorial cells they depend on; "
             f"{len(skipped)} tutorial cell(s) no graded cell depends on did not run: {cells}."
         )
-    why = run[len(WHOLE) :].strip() if run.startswith(WHOLE) else run
+    why = run[len(WHOLE) :].strip().removeprefix("(").removesuffix(")")
     return "评分时从头到尾运行了整个笔记本 (graded by running the whole notebook top to bottom)" + (
-        f" {why}." if why else "."
+        f"; reason: {why}." if why else "."
     )
