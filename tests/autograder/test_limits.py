@@ -13,16 +13,19 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import cases
 import nbformat
 import pytest
 from conftest import FIXTURE_SOURCE, read_csv, run_autograder
+from traitlets.config import Config
 
-from autograder import kernel_clock
+from autograder import calibrate, kernel_clock
 from autograder.kernel_clock import KernelClock
 from autograder.paths import CONFIG_FILE
+from autograder.preprocessors import timings as timing_file
 from autograder.version import code_version
 
 pytestmark = pytest.mark.skipif(not kernel_clock.available(), reason="needs Linux /proc")
@@ -79,6 +82,37 @@ def test_waiting_for_a_busy_core_is_not_charged():
     charged, cpu, wall = _charge(SPIN, 3.0, hogs=2 * _cores())
     assert cpu < 0.8 * wall, (cpu, wall)  # it did wait: the hogs held the cores
     assert abs(charged - cpu) < 0.1 * wall + 0.1, (charged, cpu, wall)
+
+
+def test_parallel_runs_measure_a_chapter_once(tmp_path, monkeypatch):
+    """Do grade runs starting together on one machine (shards, several commands) measure a
+    chapter once, the others waiting for the lock and reading the measurement?"""
+    source = FIXTURE_SOURCE / "90_tiny.ipynb"
+    measured = []
+
+    def fake_measure(config, sources, path, workers=1):
+        measured.append(sorted(sources))
+        time.sleep(1.0)  # the others arrive while this one holds the lock
+        nb = nbformat.read(str(source), as_version=4)
+        timing_file.record(path, "90_tiny", nb, {"imports": 3.0, "ch90_double": 0.01})
+        return ["90_tiny"]
+
+    monkeypatch.setattr(calibrate, "measure", fake_measure)
+    config = Config()
+    config.ExecuteGraded.timings_file = str(tmp_path / "timings.json")
+    found = []
+    runs = [
+        threading.Thread(
+            target=lambda: found.append(calibrate.ensure_timings(config, {"90_tiny": source}))
+        )
+        for _ in range(3)
+    ]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join()
+    assert measured == [["90_tiny"]]
+    assert [f["90_tiny"]["total"] for f in found] == [3.01] * 3
 
 
 # --- grade on a quiet and on a busy machine --------------------------------------------------
