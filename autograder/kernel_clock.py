@@ -1,23 +1,28 @@
 """The clock that time limits count: a kernel's *charged* seconds, read from ``/proc`` (Linux).
 
-A kernel is charged for the time it runs on a CPU and for the time it sits idle (sleeping,
-blocked, waiting for input), but **not** for the time it is ready to run and waits for a core
-that other work holds. So on a machine busy with other jobs an honest cell costs what it costs
-on an idle machine (its CPU seconds), while a cell that sleeps or blocks is charged like a wall
-clock, and a limit stops it after as many seconds as it would stop a loop.
+A kernel is charged the wall-clock time it takes, **less the time a busy machine held it back**:
+the time its threads were ready to run and waited for a core that other work held. So on a
+machine busy with other jobs an honest cell is charged about what it costs on a quiet machine,
+a cell that sleeps or blocks is charged like a wall clock (a limit stops it like a loop), and no
+cell is ever charged more than the wall clock (limits are never stricter than wall-clock limits
+of the same number, whatever the kernel's parallelism).
 
 Per interval between two readings, with ``cpu`` the CPU seconds the kernel's process tree used
 (``utime + stime`` of every process, plus ``cutime + cstime`` of the children it reaped) and
 ``wait`` the seconds its threads spent runnable on a run queue (``/proc/<pid>/task/<tid>/
 schedstat``, second field)::
 
-    charged += max(cpu, elapsed - wait)
+    charged += max(min(cpu, elapsed), elapsed - wait)        (at most elapsed)
 
-One busy thread on a loaded machine: ``elapsed = cpu + wait``, so it is charged ``cpu``. Several
-busy threads: ``cpu`` (more than ``elapsed``). A sleeping kernel: ``cpu = wait = 0``, so
-``elapsed``. Where ``schedstat`` is missing (a kernel built without ``CONFIG_SCHED_INFO``) only
-``cpu`` is charged, and a sleeping kernel is stopped by the wall-clock backstop of
-``TimeLimits`` instead.
+One busy thread on a loaded machine: ``elapsed = cpu + wait``, so it is charged ``cpu``. Busy
+threads on a quiet machine: ``elapsed`` (not the sum of their CPU seconds, which counts each
+core). A sleeping kernel: ``cpu = wait = 0``, so ``elapsed``. Where ``schedstat`` is missing (a
+kernel built without ``CONFIG_SCHED_INFO``) only ``min(cpu, elapsed)`` is charged, and a
+sleeping kernel is stopped by the wall-clock backstop of ``TimeLimits`` instead.
+
+Pure CPU seconds were tried first: they sum over threads, so TensorFlow training on every core
+was charged several seconds per second and a fixed limit shrank with the machine's core count
+(chapter 09 timed out at ``--cell-timeout 30`` on two cores).
 """
 
 from __future__ import annotations
@@ -138,11 +143,12 @@ class KernelClock:
         last_now, last_cpu, last_wait = self._last
         elapsed = now - last_now
         d_cpu = max(0.0, cpu - last_cpu)  # a reaped child moves into cutime: never negative
+        busy = min(d_cpu, elapsed)
         if wait is None:
-            self._charged += d_cpu
+            self._charged += busy
             wait = 0.0
         else:
-            # A thread that exited takes its wait along (d_wait < 0): charge at most elapsed.
-            self._charged += max(d_cpu, elapsed - max(0.0, wait - last_wait), 0.0)
+            # A thread that exited takes its wait along (d_wait < 0): then charge elapsed.
+            self._charged += max(busy, elapsed - max(0.0, wait - last_wait), 0.0)
         self._last = (now, max(cpu, last_cpu), wait)
         return self._charged

@@ -17,9 +17,9 @@ c.CourseDirectory.course_id = "keras-deep-dive"
 # c.Release.notebook_glob = "[0-9][0-9]_*.ipynb"
 
 # --- grade: executing a submission -----------------------------------------------------------
-# Limits count charged seconds: the time the kernel runs or sits idle, not the time it waits
-# for a core that other jobs hold (autograder/kernel_clock.py), so a busy machine never turns
-# an honest student into a timeout. "wall" counts wall-clock seconds instead.
+# Limits count charged seconds: wall-clock seconds less the time the kernel waited for a core
+# that other jobs held (autograder/kernel_clock.py), so a busy machine does not turn an honest
+# student into a timeout. "wall" counts wall-clock seconds instead.
 c.ExecuteGraded.clock = "charged"
 # Training cells run at small size while grading; the fixed limits are generous upper bounds.
 c.ExecuteGraded.cell_timeout = 600.0

@@ -2,9 +2,10 @@
 or fixed, and what happens when time runs out (the kernel is interrupted, grading goes on).
 
 Limits count **charged seconds** of the kernel's process tree (``autograder/kernel_clock.py``):
-the time it runs or sits idle, not the time it waits for a core that other work holds. So a
-machine busy with other work never turns an honest student into a ``timeout``, and a kernel
-that sleeps or blocks is charged like a wall clock (it costs no more than a loop). A wall-clock
+the wall-clock time, less the time a busy machine held the kernel back from a core. So a
+machine busy with other work does not turn an honest student into a ``timeout``, a kernel that
+sleeps or blocks is charged like a wall clock (it costs no more than a loop), and no limit is
+stricter than a wall-clock limit of the same number. A wall-clock
 backstop (``wall_backstop`` x the limit, plus ``wall_slack``) bounds a kernel that hardly
 gets a core on an overloaded machine.
 """
@@ -85,10 +86,10 @@ class TimeLimits(LoggingConfigurable):
     clock = Enum(
         ["charged", "wall"],
         default_value="charged",
-        help="What the limits count. charged: seconds the kernel's processes run or sit idle, "
-        "leaving out seconds they wait for a core that other work holds (autograder/"
-        "kernel_clock.py, Linux /proc), so a busy machine never makes an honest student time "
-        "out; wall: wall-clock seconds (also used where /proc is missing).",
+        help="What the limits count. charged: wall-clock seconds less the seconds the "
+        "kernel's processes waited for a core that other work held (autograder/"
+        "kernel_clock.py, Linux /proc), so a busy machine does not make an honest student "
+        "time out; wall: wall-clock seconds (also used where /proc is missing).",
     ).tag(config=True)
 
     wall_backstop = Float(

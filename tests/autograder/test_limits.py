@@ -115,6 +115,16 @@ def test_parallel_runs_measure_a_chapter_once(tmp_path, monkeypatch):
     assert [f["90_tiny"]["total"] for f in found] == [3.01] * 3
 
 
+def test_parallel_threads_are_charged_no_more_than_the_wall_clock():
+    """Are two busy threads charged the wall-clock time, not the sum of their CPU seconds (so a
+    limit is never stricter than a wall-clock limit of the same number)?"""
+    two = (
+        "import threading\ndef f():\n    while True: pass\nthreading.Thread(target=f).start()\nf()"
+    )
+    charged, cpu, wall = _charge(two, 2.0)
+    assert charged <= wall + 0.1, (charged, cpu, wall)
+
+
 # --- grade on a quiet and on a busy machine --------------------------------------------------
 
 
