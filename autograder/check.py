@@ -6,27 +6,25 @@ drifted from the chapters (``python -m autograder release`` fixes those).
 
 It also records how long each cell of every instructor notebook took, at grading size and
 with the fixed limits (no calibration), into ``ExecuteGraded.timings_file``
-(``autograder/timings.json``; ``--timings``): grading lets a student cell take a multiple of
-that. Only chapters whose instructor copy scored full marks are recorded.
+(``autograder/timings.json``; ``--timings``), as ``grade`` does by itself for a chapter it
+finds without current timings (``autograder/calibrate.py``): grading lets a student cell take
+a multiple of that. Only chapters whose instructor copy scored full marks are recorded.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import tempfile
 from pathlib import Path
 
-import nbformat
-
+from autograder import calibrate
 from autograder.grade import GradeRunner
 from autograder.paths import NOTEBOOKS, RELEASE, atomic_write_text
 from autograder.preprocessors import ExecuteGraded
-from autograder.preprocessors import timings as timing_file
 from autograder.release import Release
 from autograder.results import format_score
 
-INSTRUCTOR, BLANK = "instructor", "blank"
+INSTRUCTOR, BLANK = calibrate.INSTRUCTOR, "blank"
 
 
 def run_check(config, source_dir: Path = NOTEBOOKS, release_dir: Path = RELEASE, out=print) -> bool:
@@ -57,7 +55,8 @@ def run_check(config, source_dir: Path = NOTEBOOKS, release_dir: Path = RELEASE,
                     }
                 )
         rows = GradeRunner(config=config).run(jobs, desc="checking")
-        recorded = _record_timings(rows, chapters, Path(tmp) / "timings", timings_path)
+        with calibrate.lock(timings_path):
+            recorded = calibrate.record_rows(rows, chapters, Path(tmp) / "timings", timings_path)
     by_key = {(r["student_id"], r["notebook"]): r for r in rows}
     ok = True
     header = f"{'notebook':<28} {'instructor':>12} {'blank':>10}  result"
@@ -96,21 +95,3 @@ def _ran(row: dict) -> str:
         return f"plan ({len(row.get('skipped_cells') or [])} cells skipped)"
     return row.get("run") or "not run"
 
-
-def _record_timings(rows, chapters: dict[str, Path], folder: Path, path: str) -> list[str]:
-    """Write the per-cell times of every instructor copy that scored full marks."""
-    recorded = []
-    for row in rows:
-        stem = row["notebook"]
-        if row["student_id"] != INSTRUCTOR or row["status"] != "ok":
-            continue
-        if float(row["score"]) != float(row["max_score"]):
-            continue
-        try:
-            data = json.loads((folder / INSTRUCTOR / f"{stem}.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        source_nb = nbformat.read(str(chapters[stem]), as_version=4)
-        timing_file.record(path, stem, source_nb, data["cells"])
-        recorded.append(stem)
-    return recorded

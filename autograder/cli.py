@@ -46,8 +46,9 @@ def _parser() -> argparse.ArgumentParser:
             "--cell-timeout",
             type=float,
             default=None,
-            help="seconds any cell may run, overriding the calibrated limits (default: "
-            "10x the instructor's time from --timings, at least 20 s, at most 600 s)",
+            help="seconds any cell may run (charged seconds: waiting for a busy core does not "
+            "count), overriding the calibrated limits (default: 10x the instructor's time, "
+            "at least 20 s, at most 600 s)",
         )
         p.add_argument(
             "--timeout",
@@ -60,8 +61,9 @@ def _parser() -> argparse.ArgumentParser:
             "--timings",
             type=Path,
             default=None,
-            help="instructor cell times: check writes them, grade calibrates time limits "
-            "from them (default: autograder/timings.json)",
+            help="instructor cell times: grade measures a chapter missing there (once per "
+            "chapter and grader version) and calibrates time limits from them; check rewrites "
+            "them (default: autograder/timings.json)",
         )
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
         p.add_argument(

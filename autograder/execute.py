@@ -191,6 +191,8 @@ class NotebookGrader(LoggingConfigurable):
                     "force_whole": force_whole,
                 },
             }
+            if "timings" in job:  # the calibration the parent resolved (and journals with)
+                resources["autograder"]["chapter_times"] = job["timings"]
             for pp in self._pipeline:
                 if isinstance(pp, ExecuteGraded):
                     pp.on_kernel_start = on_kernel_start

@@ -2,7 +2,8 @@
 
 The parent process finds the submissions, hands them to ``workers`` long-lived grading
 processes (each in its own process session, each reusing one ``NotebookGrader``), enforces the
-per-notebook deadline from outside (a worker or kernel that overruns it is killed and replaced)
+per-notebook deadline from outside (a worker or kernel that overruns its wall-clock backstop is
+killed and replaced)
 and writes the CSV once, atomically, sorted by student and notebook. Results do not depend on
 the number of workers or on timing.
 """
@@ -165,11 +166,23 @@ class GradeRunner(LoggingConfigurable):
         means a second, whole run (``NotebookGrader.rerun_reason``), with a deadline of its own."""
         return 1 if self.config.PlanCells.get("whole", False) else 2
 
+    def hard_deadline(self) -> float:
+        """Wall-clock seconds after which the parent kills a worker and its kernel: the
+        notebook limit's wall-clock backstop (limits count charged seconds) for each run the
+        notebook may need, plus kill_grace."""
+        from autograder.preprocessors.time_limits import TimeLimits
+
+        wall = TimeLimits.wall_seconds(self.config, self.notebook_timeout())
+        return wall * self.runs_per_notebook() + self.kill_grace
+
     def run(self, jobs: list[dict], desc: str = "grading", journal=None) -> list[dict]:
         """Grade ``jobs`` (dicts with student_id, notebook, path, source, feedback); return rows.
 
         With a ``journal`` (``autograder.journal.Journal``), a job whose row it holds for the
         same inputs is not graded again, and every row is journaled as soon as it is known.
+        Before grading, each chapter's expected values are computed and its time limits
+        calibrated (both cached); ``job["timings"]`` carries the calibration a job is graded
+        with, so the journal keys on it.
         """
         self.resumed = 0
         if not jobs:
@@ -178,7 +191,7 @@ class GradeRunner(LoggingConfigurable):
 
         tqdm.monitor_interval = 0  # no monitor thread: workers are forked later
         ctx = multiprocessing.get_context("fork")
-        limit = self.notebook_timeout() * self.runs_per_notebook() + self.kill_grace
+        limit = self.hard_deadline()
         for key, job in enumerate(jobs):
             job["key"] = key
         rows: dict[int, dict] = {}
@@ -187,11 +200,14 @@ class GradeRunner(LoggingConfigurable):
         ready, failed = References(config=self.config).ensure(
             [Path(s) for s in sources], parallel=self.n_workers(len(sources))
         )
+        times = self._calibrate({Path(s).stem: Path(s) for s in sources if Path(s).stem in ready})
         pending = []
         for key, job in enumerate(jobs):
             stem = Path(job["source"]).stem
             if stem in ready:
                 job["expected"] = str(ready[stem])
+                if stem in times:
+                    job["timings"] = times[stem]
                 done = journal.load(job) if journal is not None else None
                 if done is not None:
                     rows[key] = {**done, "key": key}
@@ -290,6 +306,15 @@ class GradeRunner(LoggingConfigurable):
 
             shutil.rmtree(workdir, ignore_errors=True)
         return [rows[k] for k in sorted(rows)]
+
+    def _calibrate(self, sources: dict[str, Path]) -> dict[str, dict | None]:
+        """The instructor timings that calibrate each chapter's limits, measured first where
+        missing or stale (``autograder/calibrate.py``); {} when the limits are fixed."""
+        from autograder import calibrate
+
+        if not sources or not calibrate.calibrates(self.config):
+            return {}
+        return calibrate.ensure_timings(self.config, sources, self.n_workers(len(sources)))
 
     def _replace(self, pool, w, ctx, workdir) -> None:
         w.kill()

@@ -4,7 +4,9 @@ as its row is known, so an interrupted run (Ctrl-C, ``kill -9``, a reboot) loses
 Running the same command again reuses an entry only when everything that decides its row is
 unchanged: the submission's bytes, the instructor notebook, its expected values, the grader's and
 ``course_utils``' source, the grading configuration (``--workers`` and the progress bar aside:
-they never change a row) and the timings that calibrate the limits. Anything else (another
+they never change a row) and the chapter's instructor timings that calibrate its limits (the
+job's ``timings``, as the grading parent resolved them: re-measuring one chapter re-grades only
+that chapter; where the timings file is, is not part of the key). Anything else (another
 submission, a new chapter version, other limits) is graded again. A damaged entry is graded again
 with a warning. The journal lives next to the CSV (``grades.journal/`` for ``grades.csv``);
 ``grade --fresh`` ignores and replaces it.
@@ -16,20 +18,23 @@ import hashlib
 import json
 import logging
 import shutil
-from functools import lru_cache
 from pathlib import Path
 
 from autograder.paths import atomic_write_text
+from autograder.version import code_version
 
 log = logging.getLogger("autograder")
 
 #: Identifies a journal entry's layout (bumped if it changes).
 JOURNAL_FORMAT = "keras-deep-dive-autograder-journal/1"
 
-#: Configuration sections/options that never change a row, so they never invalidate an entry.
-ROW_NEUTRAL_OPTIONS = {("GradeRunner", "workers"), ("GradeRunner", "progress")}
-
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+#: Configuration sections/options that never change a row, so they never invalidate an entry
+#: (the timings file goes in by the chapter's entry, per job).
+ROW_NEUTRAL_OPTIONS = {
+    ("GradeRunner", "workers"),
+    ("GradeRunner", "progress"),
+    ("ExecuteGraded", "timings_file"),
+}
 
 
 def journal_dir(csv_path: Path) -> Path:
@@ -38,31 +43,14 @@ def journal_dir(csv_path: Path) -> Path:
     return csv_path.with_name(csv_path.stem + ".journal")
 
 
-@lru_cache(maxsize=1)
-def code_version() -> str:
-    """A hash of the grader's and ``course_utils``' Python sources (what runs on both sides)."""
-    digest = hashlib.sha256()
-    for package in ("autograder", "course_utils"):
-        for path in sorted((PACKAGE_ROOT / package).rglob("*.py")):
-            digest.update(str(path.relative_to(PACKAGE_ROOT)).encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
 def config_fingerprint(config) -> str:
     """The grading configuration as canonical JSON, without the options that never change a
-    row; the timings file that calibrates the limits goes in by content, not by name."""
+    row."""
     plain = json.loads(json.dumps(config, sort_keys=True, default=str))
     for section, option in ROW_NEUTRAL_OPTIONS:
         plain.get(section, {}).pop(option, None)
         if plain.get(section) == {}:
             del plain[section]
-    timings = plain.get("ExecuteGraded", {}).get("timings_file")
-    if timings is None:
-        from autograder.preprocessors.time_limits import TimeLimits
-
-        timings = TimeLimits.timings_file.default_value
-    plain["timings_content"] = _file_hash(timings)
     return json.dumps(plain, sort_keys=True)
 
 
@@ -90,8 +78,9 @@ class Journal:
     def key(self, job: dict) -> str:
         """What decides this job's row: the run's context plus the job's own inputs."""
         digest = hashlib.sha256(self._context.encode())
-        for part in (job["student_id"], job["notebook"], job.get("feedback"), job.get("course")):
-            digest.update(json.dumps(part).encode() + b"\0")
+        parts = (job["student_id"], job["notebook"], job.get("feedback"), job.get("course"))
+        for part in (*parts, job.get("timings")):
+            digest.update(json.dumps(part, sort_keys=True).encode() + b"\0")
         for path in (job["path"], job["source"], job.get("expected")):
             digest.update((_file_hash(path) or "missing").encode() + b"\0")
         return digest.hexdigest()

@@ -4,6 +4,7 @@ kernel computes plain data, and nothing it says decides a grade (``ScoreCells`` 
 from __future__ import annotations
 
 import ast
+import asyncio
 import json
 import os
 import subprocess
@@ -149,7 +150,12 @@ class ExecuteGraded(TimeLimits, OutputCaps, Execute):
         state["probes"] = {}
         state["timings"] = {}
         notebook = resources.get("nbgrader", {}).get("notebook", "")
-        self._start_clock(notebook, state.get("source_nb"), whole=state.get("plan_cells") is None)
+        self._start_clock(
+            notebook,
+            state.get("source_nb"),
+            state.get("chapter_times", False),
+            whole=state.get("plan_cells") is None,
+        )
         self._reset_notebook_budget()
         run_sync(self._async_run)(state)
         state["executed_status"] = state["status"]
@@ -212,7 +218,7 @@ class ExecuteGraded(TimeLimits, OutputCaps, Execute):
                 self._stop(
                     state,
                     "timeout",
-                    f"notebook deadline ({self._notebook_limit:g} s) reached before {self._where(index)}",
+                    f"notebook deadline ({self._notebook_limit_text()}) reached before {self._where(index)}",
                 )
                 return
             if gid is not None:
@@ -296,42 +302,52 @@ class ExecuteGraded(TimeLimits, OutputCaps, Execute):
         key = cell.metadata.get("autograder_key") or cell_key(cell)
         if execution_count == "auto":
             execution_count = self.code_cells_executed + 1
-        limit = self._cell_limit(cell)
-        started = monotonic()
+        limit, calibrated = self._cell_rule(cell)
+        limit_text = self._limit_text(limit, calibrated)
+        started = self._used()
+        self._killed_by_watch = False
+        watch = asyncio.ensure_future(self._watch(max(min(limit, self._remaining()), 0.0)))
         try:
             await self.async_execute_cell(
                 cell, index, execution_count=execution_count, store_history=store_history
             )
         except DeadKernelError:
-            self._stop(
-                state,
-                "kernel_died",
-                f"the kernel died in {where} (os._exit, crash or out of memory)",
-            )
+            if self._killed_by_watch:
+                self._stop_for_time(state, where, limit_text, killed=True)
+            else:
+                self._stop(
+                    state,
+                    "kernel_died",
+                    f"the kernel died in {where} (os._exit, crash or out of memory)",
+                )
             return False
         except CellTimeoutError:
-            self._stop(
-                state,
-                "timeout",
-                f"{where} ignored the interrupt after its time limit; the kernel was killed",
-            )
+            self._stop_for_time(state, where, limit_text, killed=True)
             await self._kill_kernel()
             return False
         finally:
-            self._override_limit = None
+            watch.cancel()
+            self._override = None
             if key:
-                state["timings"][key] = round(monotonic() - started, 3)
+                state["timings"][key] = round(self._used() - started, 3)
         if self._cell_timed_out:
             if self._remaining() <= 0:
                 self._stop(
                     state,
                     "timeout",
-                    f"notebook deadline ({self._notebook_limit:g} s) reached in {where}",
+                    f"notebook deadline ({self._notebook_limit_text()}) reached in {where}",
                 )
                 await self._kill_kernel()
                 return False
-            self._stop(state, "timeout", f"{where} exceeded its time limit ({limit:g} s)")
+            self._stop_for_time(state, where, limit_text)
         return True
+
+    def _stop_for_time(self, state: dict, where: str, limit_text: str, killed=False) -> None:
+        if killed:
+            message = f"{where} ignored the interrupt after its time limit; the kernel was killed"
+        else:
+            message = f"{where} exceeded its time limit ({limit_text})"
+        self._stop(state, "timeout", message)
 
     def _where(self, index: int) -> str:
         """Name a cell for instructors: 1-based position and its first line."""

@@ -1,12 +1,14 @@
-"""The instructor's per-cell times at grading size: recorded by ``check``, read by grading.
+"""The instructor's per-cell times at grading size: measured by ``grade`` (``autograder/
+calibrate.py``) or ``check``, read by grading.
 
-``python -m autograder check`` grades every instructor notebook and writes how long each of its
-cells took (``ExecuteGraded.timings_out``) into one JSON file (``ExecuteGraded.timings_file``,
-``autograder/timings.json`` by default; machine-specific, so it is not committed). Grading then
-lets a student cell take ``timing_multiple`` times the instructor's time for the same cell,
-with a floor. A chapter edited since its timings were recorded (its code cells' fingerprint
-differs) falls back to the fixed ``cell_timeout``. The committed student copies never hold
-timings, so ``release`` stays deterministic.
+The instructor notebook of a chapter is graded once and the time each of its cells took
+(charged seconds, ``autograder/kernel_clock.py``; ``ExecuteGraded.timings_out``) goes into one
+JSON file (``ExecuteGraded.timings_file``, ``autograder/timings.json`` by default;
+machine-specific, so it is not committed). Grading then lets a student cell take
+``timing_multiple`` times the instructor's time for the same cell, with a floor. An entry is
+current only for the chapter version (its code cells' fingerprint) and the grader version
+(``autograder.version.code_version``) that measured it; ``grade`` measures again otherwise. The
+committed student copies never hold timings, so ``release`` stays deterministic.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 
 log = logging.getLogger("autograder")
 
-VERSION = 1
+VERSION = 2  # 2: charged seconds per cell (autograder/kernel_clock.py), the grader's version
 
 
 def cell_key(cell) -> str | None:
@@ -56,13 +58,16 @@ def read(path: str | Path) -> dict:
 
 
 def record(path: str | Path, chapter: str, source_nb, cells: dict[str, float]) -> None:
-    """Put one chapter's instructor timings into the timings file (atomically)."""
+    """Put one chapter's instructor timings into the timings file (atomically; callers that
+    may run at the same time hold ``calibrate.lock``)."""
     from autograder.paths import atomic_write_text
+    from autograder.version import code_version
 
     data = read(path)
     data["version"] = VERSION
     data["chapters"][chapter] = {
         "fingerprint": fingerprint(source_nb),
+        "grader": code_version(),
         "total": round(sum(cells.values()), 3),
         "cells": dict(sorted(cells.items())),
     }
@@ -75,14 +80,14 @@ class Timings:
 
     def __init__(self):
         self._cache: dict[str, tuple[float, dict]] = {}
-        self._warned: set[str] = set()
 
     def chapter(self, path: str, notebook: str, source_nb) -> dict | None:
-        """``{"cells": {key: seconds}, "total": seconds}`` for ``notebook``, or None."""
+        """``{"cells": {key: seconds}, "total": seconds}`` for ``notebook``, or None when none
+        are recorded for this chapter version and grader version."""
         if not path:
             return None
         try:
-            mtime = Path(path).stat().st_mtime
+            mtime = Path(path).stat().st_mtime_ns
         except OSError:
             return None
         cached = self._cache.get(path)
@@ -92,14 +97,15 @@ class Timings:
         entry = cached[1]["chapters"].get(notebook)
         if not isinstance(entry, dict) or not isinstance(entry.get("cells"), dict):
             return None
-        if entry.get("fingerprint") != fingerprint(source_nb):
-            if notebook not in self._warned:
-                self._warned.add(notebook)
-                log.warning(
-                    "timings of %s are out of date (run: python -m autograder check); "
-                    "using the fixed cell timeout",
-                    notebook,
-                )
+        from autograder.version import code_version
+
+        if (
+            entry.get("fingerprint") != fingerprint(source_nb)
+            or entry.get("grader") != code_version()
+        ):
             return None
-        cells = {str(k): float(v) for k, v in entry["cells"].items()}
-        return {"cells": cells, "total": float(entry.get("total", sum(cells.values())))}
+        try:
+            cells = {str(k): float(v) for k, v in entry["cells"].items()}
+            return {"cells": cells, "total": float(entry.get("total", sum(cells.values())))}
+        except (TypeError, ValueError):
+            return None

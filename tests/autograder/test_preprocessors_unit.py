@@ -6,6 +6,7 @@ the collector's reply parser and the display cap (``ExecuteGraded``), and the ti
 from __future__ import annotations
 
 import copy
+from unittest import mock
 
 import nbformat
 import pytest
@@ -387,13 +388,17 @@ def test_timings_calibrate_the_cell_limits(tmp_path, chapter):
     times = timing_file.Timings().chapter(str(path), "00_x", source)
     assert times == {"cells": {"a_grade": 0.5, "a_grade#hidden": 1.0, "cell-1": 4.0}, "total": 5.5}
     ep = ExecuteGraded(timing_multiple=10, timing_floor=20, cell_timeout=600)
-    ep._override_limit, ep._chapter_times = None, times
+    ep._override, ep._chapter_times = None, times
     graded = new_code_cell("x", metadata={"nbgrader": {"grade_id": "a_grade"}})
     assert ep._cell_limit(graded) == 20  # 10 x 0.5 s, but at least the floor
     assert ep._cell_limit(new_code_cell("x", id="cell-1")) == 40
     assert ep._cell_limit(new_code_cell("x", id="student-added")) == 40  # the slowest cell
+    assert ep._cell_rule(graded) == (20, True)  # the CSV names the rule, not the number
+    assert "at least 20 s" in ep._limit_text(20, True) and "20 s" == ep._limit_text(20, False)
     ep.calibrate_cells = False  # what --cell-timeout sets
     assert ep._cell_limit(graded) == 600
     edited = copy.deepcopy(source)
     next(c for c in edited.cells if c.cell_type == "code").source += "\n# edited"
     assert timing_file.Timings().chapter(str(path), "00_x", edited) is None  # out of date
+    with mock.patch("autograder.version.code_version", return_value="another grader"):
+        assert timing_file.Timings().chapter(str(path), "00_x", source) is None  # out of date

@@ -23,8 +23,9 @@ from conftest import FIXTURE_SOURCE, REPO
 from nbgrader.api import Gradebook
 from traitlets.config import Config
 
-from autograder.journal import Journal, code_version, journal_dir
+from autograder.journal import Journal, journal_dir
 from autograder.release import Release
+from autograder.version import code_version
 
 TINY = FIXTURE_SOURCE / "90_tiny.ipynb"
 STUDENTS = ("ann", "bob", "cat", "dan")
@@ -146,7 +147,7 @@ def _job(student="ann"):
 
 
 def test_another_configuration_or_version_never_reuses_an_entry(tmp_path):
-    """Other limits, another timings file content or another grader version: another key.
+    """Other limits, another calibration of the chapter or another grader version: another key.
     Workers and the progress bar never change a row, so they keep the key."""
     folder = tmp_path / "grades.journal"
     base = Config()
@@ -168,14 +169,16 @@ def test_another_configuration_or_version_never_reuses_an_entry(tmp_path):
     whole.PlanCells.whole = True
     assert Journal(folder, whole).load(_job()) is None
 
-    timings = tmp_path / "timings.json"
-    timings.write_text("{}")
-    with_timings = Config()
-    with_timings.ExecuteGraded.timings_file = str(timings)
-    journal = Journal(folder, with_timings)
-    journal.record(_job(), {"student_id": "ann", "notebook": "90_tiny", "status": "ok", "score": 2})
-    timings.write_text('{"90_tiny": {}}')  # re-calibrated: the limits may differ now
-    assert Journal(folder, with_timings).load(_job()) is None
+    # The chapter's calibration is part of the job's key: re-measured, the limits may differ.
+    # Where the timings file is, is not.
+    calibrated = {**_job("cat"), "timings": {"cells": {"ch90_double": 0.1}, "total": 4.0}}
+    journal.record(calibrated, {"student_id": "cat", "notebook": "90_tiny", "status": "ok"})
+    assert journal.load(calibrated) is not None
+    elsewhere = Config()
+    elsewhere.ExecuteGraded.timings_file = str(tmp_path / "timings.json")
+    assert Journal(folder, elsewhere).load(calibrated) is not None
+    remeasured = {**calibrated, "timings": {"cells": {"ch90_double": 0.2}, "total": 4.0}}
+    assert journal.load(remeasured) is None
 
     code_version.cache_clear()
     try:

@@ -235,7 +235,9 @@ def test_magics_are_flagged_and_the_summary_lists_flagged_students(guard_run):
 
 
 def test_a_loop_costs_seconds_with_calibrated_limits(guard_run):
-    """The answer loops forever: stopped at the calibrated limit (the floor), not 600 s."""
+    """The answer loops forever: stopped at the calibrated limit (the floor), not 600 s; the
+    CSV names the rule, not a number measured on this machine."""
     row = guard_run["rows"]["loop"]
     assert (row["status"], row["score"]) == ("timeout", "1"), row
-    assert f"exceeded its time limit ({FLOOR:g} s)" in row["message"], row
+    rule = f"calibrated: 10x the instructor's time, at least {FLOOR:g} s"
+    assert f"exceeded its time limit ({rule})" in row["message"], row
