@@ -94,4 +94,3 @@ def _ran(row: dict) -> str:
     if row.get("run") == PLAN:
         return f"plan ({len(row.get('skipped_cells') or [])} cells skipped)"
     return row.get("run") or "not run"
-
