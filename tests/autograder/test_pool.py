@@ -46,7 +46,11 @@ def test_stuck_worker_is_killed_and_others_are_graded(monkeypatch, tmp_path):
     monkeypatch.setattr(execute.NotebookGrader, "__init__", counting_init)
     config = Config()
     config.ExecuteGraded.notebook_timeout = 1.0
-    # The parent's hard deadline is the notebook limit's wall-clock backstop, plus kill_grace.
+    # The parent's hard deadline is the notebook limit's wall-clock backstop for each run a
+    # notebook may need (under the execution plan: the plan, then a whole rerun), plus
+    # kill_grace.
+    assert GradeRunner(config=config).hard_deadline() == 2 * (4.0 * 1.0 + 60.0) + 30.0
+    config.PlanCells.whole = True  # --whole: one run
     assert GradeRunner(config=config).hard_deadline() == 4.0 * 1.0 + 60.0 + 30.0
     config.ExecuteGraded.clock = "wall"  # no backstop: the hard deadline is 1 s + kill_grace
     config.GradeRunner.kill_grace = 1.0
